@@ -83,7 +83,7 @@ def generate_customers(rows: int = 20_000, seed: int = 7) -> pd.DataFrame:
         for n, s, c in zip(rng.integers(1, 9999, rows), rng.choice(streets, rows), rng.choice(cities, rows))
     ]
 
-    age_years = np.clip(rng.gamma(9.0, 5.0, rows) + 18, 18, 90)
+    age_years = np.clip(rng.gamma(3.5, 7.0, rows) + 18, 18, 90)
     birth = pd.Timestamp("2025-06-30") - pd.to_timedelta((age_years * 365.25).astype(int), unit="D")
     zips = rng.choice(np.array(DEMO_ZIPS), rows, p=_zipf_weights(len(DEMO_ZIPS)))
     sex = rng.choice(np.array(SEXES), rows, p=[0.49, 0.49, 0.02])

@@ -1,0 +1,38 @@
+"""Gates: checks that must pass before anything is published.
+
+Every gate returns the same result shape, which goes verbatim into the manifest and the
+report. A gate that raises is a failed gate, never a skipped one (fail closed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One check's verdict. `value` and `threshold` are aggregates, never data values."""
+
+    gate: str
+    metric: str
+    passed: bool
+    value: float | None
+    threshold: float | None
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        if self.value is None:
+            return f"{self.gate}.{self.metric}: {self.detail}"
+        return f"{self.gate}.{self.metric} = {self.value:g} (threshold {self.threshold:g}) {self.detail}".rstrip()
+
+
+def errored(gate: str, metric: str, exc: BaseException) -> GateResult:
+    """A gate that could not be computed: a failure, named by its exception type only.
+
+    The message of an exception raised while reading data could quote a value, so only the
+    type goes into the result that may be published.
+    """
+    return GateResult(gate, metric, False, None, None, f"errored ({type(exc).__name__}); the run log has the trace")

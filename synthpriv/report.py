@@ -1,0 +1,52 @@
+"""The public release report: one self-contained HTML file, readable offline.
+
+It is published next to the data, so it shows only what is safe to publish: the
+synthetic table's own statistics, the gate verdicts, epsilon and delta, and the scan's
+column verdicts (entity, role, score) without any value from the real table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from synthpriv.spec import ColumnType, ReleaseSpec
+
+_ENV = Environment(
+    loader=FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+def column_summaries(synthetic: pd.DataFrame, spec: ReleaseSpec) -> list[dict]:
+    """Per-column statistics of the synthetic table (never of the real one)."""
+    rows = []
+    for col in spec.modelled_columns:
+        if col.name not in synthetic:
+            continue
+        s = synthetic[col.name]
+        entry = {"name": col.name, "type": col.type.value, "null_share": float(s.isna().mean())}
+        if col.type in (ColumnType.CATEGORICAL, ColumnType.BOOLEAN):
+            shares = s.astype("string").value_counts(normalize=True, dropna=True)
+            entry["summary"] = ", ".join(f"{k}: {v:.1%}" for k, v in shares.head(8).items())
+        else:
+            present = pd.to_datetime(s.dropna()) if col.type is ColumnType.DATE else pd.to_numeric(s.dropna())
+            if len(present):
+                q = present.quantile([0.0, 0.5, 1.0], interpolation="nearest")
+                fmt = (lambda x: x.date().isoformat()) if col.type is ColumnType.DATE else (lambda x: f"{x:,.2f}")
+                entry["summary"] = f"min {fmt(q.iloc[0])}, median {fmt(q.iloc[1])}, max {fmt(q.iloc[2])}"
+            else:
+                entry["summary"] = "all null"
+        rows.append(entry)
+    return rows
+
+
+def render(spec: ReleaseSpec, synthetic: pd.DataFrame, manifest: dict) -> str:
+    """The report as HTML text."""
+    gates = [g for results in manifest["gates"].values() for g in results]
+    return _ENV.get_template("report.html").render(
+        spec=spec, manifest=manifest, gates=gates, columns=column_summaries(synthetic, spec),
+        scan=manifest["scan"],
+    )

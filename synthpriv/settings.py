@@ -1,0 +1,34 @@
+"""Where a run keeps its private workspace, its ledger and the shared store.
+
+Deployment configuration, not part of a release spec: the same spec runs on a laptop
+with the embedded defaults (a folder and a SQLite file under `.synthpriv/`) and in
+Airflow against PostgreSQL and a shared store, by setting environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    workspace_root: Path
+    store_root: Path
+    ledger_url: str
+    keep_workspace: bool = False
+
+    @classmethod
+    def from_env(cls, home: str | Path | None = None) -> Settings:
+        """SYNTHPRIV_HOME (default `./.synthpriv`), SYNTHPRIV_WORKSPACE, SYNTHPRIV_STORE,
+        SYNTHPRIV_LEDGER_URL and SYNTHPRIV_KEEP_WORKSPACE override the embedded defaults."""
+        root = Path(home or os.environ.get("SYNTHPRIV_HOME", ".synthpriv")).absolute()
+        return cls(
+            home=root,
+            workspace_root=Path(os.environ.get("SYNTHPRIV_WORKSPACE", root / "workspace")).absolute(),
+            store_root=Path(os.environ.get("SYNTHPRIV_STORE", root / "store")).absolute(),
+            ledger_url=os.environ.get("SYNTHPRIV_LEDGER_URL", f"sqlite:///{root / 'ledger.sqlite'}"),
+            keep_workspace=os.environ.get("SYNTHPRIV_KEEP_WORKSPACE", "") not in ("", "0", "false"),
+        )

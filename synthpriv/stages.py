@@ -1,0 +1,287 @@
+"""The stages of a release, as plain functions the CLI and the Airflow DAGs both call.
+
+Each stage reads what earlier stages left in the run's private workspace, writes its own
+files there, and returns a small JSON-able summary (paths, hashes, counts, verdicts),
+which is all that ever crosses a task boundary. Every stage is safe to rerun: it
+overwrites only its own files, and the ledger's (dataset, run id) key makes budget
+reservations idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from functools import cached_property
+from importlib.metadata import version as _pkg_version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from synthpriv import report, sample_data
+from synthpriv.domain import TableCodec
+from synthpriv.errors import BlockedError, InputError
+from synthpriv.gates import GateResult
+from synthpriv.gates import privacy as privacy_gate
+from synthpriv.gates import quality as quality_gate
+from synthpriv.ledger import Ledger
+from synthpriv.load import fingerprint, read_table
+from synthpriv.scan import ColumnVerdict, scan_table
+from synthpriv.settings import Settings
+from synthpriv.spec import ReleaseSpec, load_spec
+from synthpriv.store import LocalStore, Published
+from synthpriv import synthesizers
+
+log = logging.getLogger(__name__)
+
+SOURCE, SCAN, PROTECTED, MODEL, SYNTHETIC = "source.parquet", "scan.json", "protected.parquet", "model.pkl", "synthetic.parquet"
+GATES, DOMAIN, APPROVAL, REPORT, META = "gates.json", "domain_report.json", "approval.json", "report.html", "run.json"
+_LIBRARIES = ("smartnoise-synth", "opendp", "mbi", "great-expectations", "presidio-analyzer", "pandas")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """One execution of a spec: its id, its settings and its private workspace."""
+
+    spec_path: str
+    run_id: str
+    settings: Settings
+    source_override: str | None = None
+
+    @cached_property
+    def spec(self) -> ReleaseSpec:
+        return load_spec(self.spec_path)
+
+    @property
+    def workspace(self) -> Path:
+        """The run's private folder (0700): the only place real data is ever written."""
+        ws = self.settings.workspace_root / self.spec.name / self.run_id
+        if not ws.is_dir():
+            ws.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(ws, stat.S_IRWXU)
+        return ws
+
+    def path(self, name: str) -> Path:
+        return self.workspace / name
+
+    def ledger(self) -> Ledger:
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        return Ledger(self.settings.ledger_url)
+
+    def store(self) -> LocalStore:
+        return LocalStore(self.settings.store_root)
+
+    def write_json(self, name: str, obj: object) -> Path:
+        p = self.path(name)
+        tmp = p.with_suffix(".tmp")
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str), encoding="utf-8")
+        os.replace(tmp, p)
+        return p
+
+    def read_json(self, name: str) -> object:
+        return json.loads(self.path(name).read_text(encoding="utf-8"))
+
+
+def load(ctx: RunContext) -> dict:
+    """Read the source into the workspace after checking its columns against the spec."""
+    spec = ctx.spec
+    if ctx.source_override:
+        table, fp = read_table(ctx.source_override, spec.source.format), fingerprint(ctx.source_override)
+    elif spec.source.sample is not None:
+        table = sample_data.generate_customers(spec.source.rows or 20_000)
+        fp = None
+    else:
+        table, fp = read_table(spec.source.path, spec.source.format), fingerprint(spec.source.path)
+    declared = [c.name for c in spec.columns]
+    missing = [c for c in declared if c not in table.columns]
+    if missing:
+        raise InputError(f"columns: declared but not in the source: {', '.join(missing)}")
+    undeclared = [str(c) for c in table.columns if c not in declared]
+    if undeclared:
+        raise InputError(
+            f"columns: the source has columns the spec does not declare: {', '.join(undeclared)} "
+            "(declare each one, as type identifier or text if it must never be released)"
+        )
+    if table.empty:
+        raise InputError("source: the table has no rows")
+    table = table[declared]
+    table.to_parquet(ctx.path(SOURCE), index=False)
+    if fp is None:
+        fp = fingerprint(ctx.path(SOURCE))
+    ctx.write_json(META, {"source_fingerprint": fp})
+    return {"uri": str(ctx.path(SOURCE)), "fingerprint": fp, "columns": len(declared)}
+
+
+def scan(ctx: RunContext) -> dict:
+    """Classify every column and block if a released column carries PII the spec did not expect."""
+    spec = ctx.spec
+    table = pd.read_parquet(ctx.path(SOURCE))
+    verdicts = scan_table(table, spec.pii.sample_size)
+    ctx.write_json(SCAN, [v.to_dict() for v in verdicts])
+    unexpected = [
+        v for v in verdicts
+        if v.role == "direct_identifier" and v.score >= spec.pii.min_score
+        and spec.column(v.name).modelled and v.name not in spec.pii.allow
+    ]
+    if unexpected:
+        named = ", ".join(f"{v.name} ({v.entity})" for v in unexpected)
+        raise BlockedError(
+            f"pii: columns declared for release look like direct identifiers: {named}; "
+            "declare them as type identifier, or list them in pii.allow if the scan is wrong"
+        )
+    return {"uri": str(ctx.path(SCAN)), "flagged": [v.name for v in verdicts if v.entity]}
+
+
+def _dropped_by_policy(spec: ReleaseSpec, verdicts: list[ColumnVerdict]) -> list[str]:
+    actions = spec.pii.actions
+    return [
+        v.name for v in verdicts
+        if v.entity is not None and v.score >= spec.pii.min_score
+        and (actions.get(v.role) == "drop" or actions.get(v.entity) == "drop")
+    ]
+
+
+def protect(ctx: RunContext) -> dict:
+    """Drop what the policy says, and everything the spec does not release."""
+    spec = ctx.spec
+    verdicts = [ColumnVerdict(**v) for v in ctx.read_json(SCAN)]
+    by_policy = _dropped_by_policy(spec, verdicts)
+    keep = [c.name for c in spec.modelled_columns if c.name not in by_policy]
+    table = pd.read_parquet(ctx.path(SOURCE), columns=keep)
+    table.to_parquet(ctx.path(PROTECTED), index=False)
+    dropped = [c.name for c in spec.columns if c.name not in keep]
+    return {"uri": str(ctx.path(PROTECTED)), "dropped": dropped, "kept": keep}
+
+
+def _synthesizer(spec: ReleaseSpec) -> synthesizers.Synthesizer:
+    p = spec.privacy
+    return synthesizers.create(p.synthesizer, p.epsilon, p.delta, p.options)
+
+
+def reserve(ctx: RunContext) -> dict:
+    """Reserve the release's budget before any DP mechanism touches the data."""
+    spec = ctx.spec
+    spend = _synthesizer(spec).spend()
+    r = ctx.ledger().reserve(
+        spec.publish.dataset, ctx.run_id, spend.epsilon, spend.delta,
+        spec.privacy.budget.epsilon, spec.privacy.budget.delta, spend.mechanism,
+    )
+    return {"epsilon": r.epsilon, "delta": r.delta, "state": r.state}
+
+
+def train(ctx: RunContext) -> dict:
+    """Encode over the public domain, mark the budget spent, then fit the DP synthesizer."""
+    spec = ctx.spec
+    table = pd.read_parquet(ctx.path(PROTECTED))
+    codec = TableCodec.from_columns([c for c in spec.modelled_columns if c.name in table.columns])
+    codes, outside = codec.encode(table)
+    ctx.write_json(DOMAIN, {"out_of_domain_values": outside})
+    model = _synthesizer(spec)
+    ctx.ledger().spend(spec.publish.dataset, ctx.run_id)
+    model.fit(codes, codec.cardinalities)
+    model.save(str(ctx.path(MODEL)))
+    spend = model.spend()
+    return {"uri": str(ctx.path(MODEL)), "epsilon": spend.epsilon, "delta": spend.delta, "mechanism": spend.mechanism}
+
+
+def sample(ctx: RunContext) -> dict:
+    """Draw the declared number of rows; decoding and shuffling are DP post-processing."""
+    spec = ctx.spec
+    model = synthesizers.Synthesizer.load(str(ctx.path(MODEL)))
+    codes = model.sample(spec.synthesis.rows)
+    codec = TableCodec.from_columns([c for c in spec.modelled_columns if c.name in codes.columns])
+    rng = np.random.default_rng()
+    table = codec.decode(codes, rng).iloc[rng.permutation(len(codes))].reset_index(drop=True)
+    table.to_parquet(ctx.path(SYNTHETIC), index=False)
+    return {"uri": str(ctx.path(SYNTHETIC)), "rows": len(table)}
+
+
+def _record_gates(ctx: RunContext, gate: str, results: list[GateResult]) -> dict:
+    all_results = ctx.read_json(GATES) if ctx.path(GATES).exists() else {}
+    all_results[gate] = [r.to_dict() for r in results]
+    ctx.write_json(GATES, all_results)
+    failed = [r for r in results if not r.passed]
+    if failed:
+        raise BlockedError(f"{gate} gate failed: " + "; ".join(r.describe() for r in failed))
+    return {"gate": gate, "passed": True, "checks": len(results)}
+
+
+def check_privacy(ctx: RunContext) -> dict:
+    """Leakage checks of the synthetic table against the training table."""
+    synthetic = pd.read_parquet(ctx.path(SYNTHETIC))
+    training = pd.read_parquet(ctx.path(PROTECTED))
+    return _record_gates(ctx, privacy_gate.GATE, privacy_gate.run(synthetic, training, ctx.spec))
+
+
+def check_quality(ctx: RunContext) -> dict:
+    """The Great Expectations suite on the synthetic table."""
+    synthetic = pd.read_parquet(ctx.path(SYNTHETIC))
+    suite = quality_gate.load_suite(ctx.spec, ctx.spec_path)
+    return _record_gates(ctx, quality_gate.GATE, quality_gate.run(synthetic, ctx.spec, suite))
+
+
+def approve(ctx: RunContext, approver: str | None) -> dict:
+    """Record who approved; a spec that requires approval blocks without one."""
+    if ctx.spec.approval.required and not approver:
+        raise BlockedError("approval: this release requires a reviewer's approval before publishing")
+    record = {"approved_by": approver or "not required"}
+    ctx.write_json(APPROVAL, record)
+    return record
+
+
+def _library_versions() -> dict[str, str]:
+    return {name: _pkg_version(name) for name in ("synthpriv", *_LIBRARIES)}
+
+
+def publish(ctx: RunContext) -> dict:
+    """Write the public report and publish data, report and (last) manifest to the store."""
+    spec = ctx.spec
+    if not ctx.path(APPROVAL).exists():
+        raise BlockedError("approval: no approval decision recorded for this run")
+    gates = ctx.read_json(GATES)
+    missing = {"privacy", "quality"} - set(gates)
+    failed = [r for rs in gates.values() for r in rs if not r["passed"]]
+    if missing or failed:
+        raise BlockedError(f"publish: gates missing ({', '.join(sorted(missing)) or 'none'}) or failed ({len(failed)})")
+    reservation = next(e for e in ctx.ledger().summary(spec.publish.dataset)["entries"] if e["run_id"] == ctx.run_id)
+    synthetic = pd.read_parquet(ctx.path(SYNTHETIC))
+    verdicts = ctx.read_json(SCAN)
+    manifest = {
+        "epsilon": reservation["epsilon"],
+        "delta": reservation["delta"],
+        "budget_state": reservation["state"],
+        "synthesizer": {"name": spec.privacy.synthesizer, "options": spec.privacy.options,
+                        "mechanism": reservation["mechanism"]},
+        "libraries": _library_versions(),
+        "gates": gates,
+        "approved_by": ctx.read_json(APPROVAL)["approved_by"],
+        "source_fingerprint": ctx.read_json(META)["source_fingerprint"],
+        "rows": len(synthetic),
+        "columns": list(synthetic.columns),
+        "readers": spec.publish.readers,
+        "scan": verdicts,
+        "spec_name": spec.name,
+    }
+    html = report.render(spec, synthetic, manifest)
+    ctx.path(REPORT).write_text(html, encoding="utf-8")
+    published: Published = ctx.store().publish(spec.publish.dataset, ctx.run_id, ctx.path(SYNTHETIC), ctx.path(REPORT), manifest)
+    return {"dataset": published.dataset, "version": published.version, "uri": published.uri,
+            "epsilon": manifest["epsilon"], "delta": manifest["delta"]}
+
+
+def cleanup(ctx: RunContext) -> None:
+    """Remove the workspace after a successful publish, unless settings keep it."""
+    if not ctx.settings.keep_workspace:
+        shutil.rmtree(ctx.workspace, ignore_errors=True)
+
+
+def release_unused_budget(ctx: RunContext) -> None:
+    """After a failure: give back a reservation no mechanism used; a spent one stays spent."""
+    try:
+        ctx.ledger().release(ctx.spec.publish.dataset, ctx.run_id)
+    except Exception:  # noqa: BLE001 - never mask the original failure
+        log.exception("could not release the reservation of run %s", ctx.run_id)

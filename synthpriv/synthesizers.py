@@ -1,0 +1,168 @@
+"""DP synthesizers behind one interface, fitted only on codes over a declared domain.
+
+smartnoise-synth does the DP work (MST and AIM from Private-PGM, noise from OpenDP). We
+hand it a transformer whose cardinalities come from the spec and that is already "fit",
+so the library's data-derived inference of types, categories and bounds never runs.
+The selection steps of MST and AIM draw from an exponential mechanism that the library
+samples with numpy's global generator; we route those draws through the operating
+system's generator instead, so no seed anywhere can make them predictable.
+
+Each synthesizer declares its privacy spend up front (`spend`), so the run adds up what
+the mechanisms say they cost rather than trusting a number written elsewhere.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Callable, ClassVar
+
+import dill
+import snsynth.utils as _snsynth_utils
+import numpy as np
+import pandas as pd
+from snsynth.aim import AIMSynthesizer
+from snsynth.aim import aim as _aim_module
+from snsynth.mst import MSTSynthesizer
+from snsynth.transform.base import ColumnTransformer
+from snsynth.transform.definitions import ColumnType
+from snsynth.transform.table import TableTransformer
+
+_OS_RANDOM = random.SystemRandom()
+
+
+class _OsChoice:
+    """The slice of numpy's `choice` API the libraries use, drawn from the OS generator."""
+
+    def choice(self, n: int, size: int | None = None, replace: bool = True, p: np.ndarray | None = None):  # noqa: ANN201
+        population = range(n)
+        if size is None:
+            return _OS_RANDOM.choices(population, weights=p)[0]
+        if not replace:
+            return np.array(_OS_RANDOM.sample(population, size))
+        return np.array(_OS_RANDOM.choices(population, weights=p, k=size))
+
+
+_aim_module.prng = _OsChoice()  # AIM's workload subsampling
+_snsynth_utils.prng = _OsChoice()  # the exponential mechanism AIM selects with
+
+
+class DeclaredCodes(ColumnTransformer):
+    """A column already encoded to 0..size-1 over a public domain: nothing to learn from data."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self.output_width = 1
+        self._fit_complete = True
+
+    @property
+    def output_type(self) -> ColumnType:
+        return ColumnType.CATEGORICAL
+
+    @property
+    def cardinality(self) -> list[int]:
+        return [self.size]
+
+    def _clear_fit(self) -> None:
+        """Nothing is ever fit from data, so there is nothing to clear."""
+
+    def _fit(self, val: int) -> None:  # pragma: no cover - never called: fit is complete
+        raise AssertionError("DeclaredCodes must not be fit on data")
+
+    def _transform(self, val: int) -> int:
+        return int(val)
+
+    def _inverse_transform(self, val: int) -> int:
+        return int(val)
+
+
+class _OsRandomMST(MSTSynthesizer):
+    def exponential_mechanism(self, q, eps, sensitivity, prng=None, monotonic=False):  # noqa: ANN001, ANN201
+        return super().exponential_mechanism(q, eps, sensitivity, prng=_OsChoice(), monotonic=monotonic)
+
+
+@dataclass(frozen=True)
+class Spend:
+    """Privacy loss of one mechanism, in the (epsilon, delta) the ledger records."""
+
+    epsilon: float
+    delta: float
+    mechanism: str
+
+
+class Synthesizer:
+    """Fit on integer codes with declared cardinalities; sample codes back."""
+
+    name: ClassVar[str]
+    _factory: ClassVar[Callable[..., object]]
+
+    def __init__(self, epsilon: float, delta: float, options: dict[str, object] | None = None) -> None:
+        self.epsilon = epsilon
+        self.delta = delta
+        self.options = dict(options or {})
+        self._model: object | None = None
+        self._columns: list[str] = []
+
+    def spend(self) -> Spend:
+        """What fitting will cost. Preprocessing is free: every domain is public metadata."""
+        return Spend(self.epsilon, self.delta, f"smartnoise-synth {self.name} (zCDP)")
+
+    def fit(self, codes: pd.DataFrame, cardinalities: list[int]) -> None:
+        model = type(self)._factory(epsilon=self.epsilon, delta=self.delta, **self.options)
+        transformer = TableTransformer([DeclaredCodes(k) for k in cardinalities])
+        model.fit(codes.to_numpy(dtype=np.int64), transformer=transformer, preprocessor_eps=0.0)
+        self._model = model
+        self._columns = list(codes.columns)
+
+    def sample(self, rows: int) -> pd.DataFrame:
+        """Draw `rows` coded rows; pure post-processing of the fitted model."""
+        if self._model is None:
+            raise RuntimeError("sample() before fit()")
+        out = self._model.sample(rows)
+        return pd.DataFrame(np.asarray(out, dtype=np.int64).reshape(rows, len(self._columns)), columns=self._columns)
+
+    def save(self, path: str) -> None:
+        with open(path, "wb") as fh:
+            dill.dump(self, fh)
+
+    @staticmethod
+    def load(path: str) -> Synthesizer:
+        with open(path, "rb") as fh:
+            return dill.load(fh)
+
+
+class MST(Synthesizer):
+    name = "mst"
+    _factory = _OsRandomMST
+
+
+class AIM(Synthesizer):
+    name = "aim"
+    _factory = AIMSynthesizer
+
+
+REGISTRY: dict[str, type[Synthesizer]] = {}
+
+
+def register(cls: type[Synthesizer]) -> type[Synthesizer]:
+    """Add a synthesizer under its name; a second one with the same name is a bug."""
+    if cls.name in REGISTRY:
+        raise ValueError(f"synthesizer {cls.name!r} is already registered")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+register(MST)
+register(AIM)
+
+
+def create(name: str, epsilon: float, delta: float, options: dict[str, object] | None = None) -> Synthesizer:
+    try:
+        cls = REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown synthesizer {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+    return cls(epsilon, delta, options)
+
+
+__all__ = ["AIM", "MST", "REGISTRY", "Spend", "Synthesizer", "create", "register"]
