@@ -144,9 +144,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
     from synthpriv.ledger import Ledger
 
     settings = Settings.from_env()
-    summary = Ledger(settings.ledger_url).summary(args.dataset) if settings.home.exists() else {
-        "dataset": args.dataset, "cap": {"epsilon": None, "delta": None}, "spent": 0.0, "reserved": 0.0,
-        "remaining": None, "entries": []}
+    summary = Ledger(settings.ledger_url).summary(args.dataset)
     if args.json:
         print(json.dumps(summary))
         return 0

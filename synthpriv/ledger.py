@@ -12,13 +12,14 @@ reserved never passes the cap.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import (
     Column, DateTime, Float, Integer, MetaData, String, Table, UniqueConstraint, create_engine, event,
     func, select,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from synthpriv.errors import BudgetExceededError
 
@@ -63,6 +64,9 @@ def _now() -> dt.datetime:
 def _engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 60})
 
     @event.listens_for(engine, "connect")

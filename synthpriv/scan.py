@@ -149,7 +149,7 @@ def scan_column(name: str, values: pd.Series, sample_size: int = 200) -> ColumnV
     present = values.dropna()
     uniqueness = present.nunique() / len(present)
     looks_like_code = present.map(lambda v: isinstance(v, str) and " " not in v and len(v) <= 40).mean()
-    if uniqueness >= _ROW_ID_UNIQUENESS and looks_like_code >= 0.95 and best not in DIRECT_ENTITIES:
+    if uniqueness >= _ROW_ID_UNIQUENESS and looks_like_code >= 0.95 and best in (None, "ROW_ID"):
         best, score = "ROW_ID", max(score, uniqueness)
     return ColumnVerdict(name, best, _role(best, name), round(min(score, 1.0), 3))
 

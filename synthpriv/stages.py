@@ -69,7 +69,6 @@ class RunContext:
         return self.workspace / name
 
     def ledger(self) -> Ledger:
-        self.settings.home.mkdir(parents=True, exist_ok=True)
         return Ledger(self.settings.ledger_url)
 
     def store(self) -> LocalStore:

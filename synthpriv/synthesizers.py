@@ -14,8 +14,10 @@ the mechanisms say they cost rather than trusting a number written elsewhere.
 from __future__ import annotations
 
 import random
+import warnings
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from contextlib import contextmanager
+from typing import Callable, ClassVar, Iterator
 
 import dill
 import snsynth.utils as _snsynth_utils
@@ -45,6 +47,14 @@ class _OsChoice:
 
 _aim_module.prng = _OsChoice()  # AIM's workload subsampling
 _snsynth_utils.prng = _OsChoice()  # the exponential mechanism AIM selects with
+
+
+@contextmanager
+def _quiet_mbi() -> Iterator[None]:
+    """smartnoise hands mbi DataFrames internally; mbi 1.1 warns about that on every call."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Pandas dataframe inputs are deprecated")
+        yield
 
 
 class DeclaredCodes(ColumnTransformer):
@@ -111,7 +121,8 @@ class Synthesizer:
     def fit(self, codes: pd.DataFrame, cardinalities: list[int]) -> None:
         model = type(self)._factory(epsilon=self.epsilon, delta=self.delta, **self.options)
         transformer = TableTransformer([DeclaredCodes(k) for k in cardinalities])
-        model.fit(codes.to_numpy(dtype=np.int64), transformer=transformer, preprocessor_eps=0.0)
+        with _quiet_mbi():
+            model.fit(codes.to_numpy(dtype=np.int64), transformer=transformer, preprocessor_eps=0.0)
         self._model = model
         self._columns = list(codes.columns)
 
@@ -119,7 +130,8 @@ class Synthesizer:
         """Draw `rows` coded rows; pure post-processing of the fitted model."""
         if self._model is None:
             raise RuntimeError("sample() before fit()")
-        out = self._model.sample(rows)
+        with _quiet_mbi():
+            out = self._model.sample(rows)
         return pd.DataFrame(np.asarray(out, dtype=np.int64).reshape(rows, len(self._columns)), columns=self._columns)
 
     def save(self, path: str) -> None:

@@ -1,0 +1,51 @@
+"""The privacy gate blocks copies of training rows and values outside the public domain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from synthpriv.gates import privacy
+from synthpriv.sample_data import generate_customers
+from synthpriv.spec import load_spec
+from tests.conftest import DEMO_SPEC
+
+SPEC = load_spec(DEMO_SPEC)
+RELEASED = [c.name for c in SPEC.modelled_columns]
+
+
+def _training() -> pd.DataFrame:
+    return generate_customers(2_000)[RELEASED]
+
+
+def _by_metric(results):
+    return {r.metric: r for r in results}
+
+
+def test_a_synthesizer_that_copies_training_rows_is_blocked():
+    training = _training()
+    copied = training.sample(500, random_state=1).reset_index(drop=True)
+    r = _by_metric(privacy.run(copied, training, SPEC))["exact_match_rate"]
+    assert not r.passed and r.value == 1.0 and r.threshold == 0.0
+
+
+def test_copies_with_one_column_changed_are_not_exact_matches_but_mixed_output_is_caught():
+    training = _training()
+    fresh = generate_customers(500, seed=99)[RELEASED]
+    mixed = pd.concat([fresh, training.head(5)], ignore_index=True)
+    r = _by_metric(privacy.run(mixed, training, SPEC))["exact_match_rate"]
+    assert not r.passed and np.isclose(r.value, 5 / 505, atol=1e-4)
+
+
+def test_values_outside_the_public_domain_are_blocked():
+    synthetic = generate_customers(300, seed=5)[RELEASED]
+    synthetic.loc[0, "zip"] = "00000"
+    r = _by_metric(privacy.run(synthetic, _training(), SPEC))["out_of_domain_rate"]
+    assert not r.passed and r.value > 0
+
+
+def test_a_metric_that_errors_fails_closed_without_quoting_data():
+    synthetic = generate_customers(300, seed=5)[RELEASED].drop(columns=["zip"])
+    results = privacy.run(synthetic, _training(), SPEC)
+    assert not any(r.passed for r in results)
+    assert all("errored (KeyError)" in r.detail for r in results)

@@ -1,0 +1,151 @@
+"""The CLI's contract: exit codes, JSON output, and what a release leaves in the store and ledger."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from synthpriv import cli, load, sample_data
+from synthpriv.ledger import Ledger
+from synthpriv.settings import Settings
+from synthpriv.store import LocalStore
+
+DIRECT = ["customer_id", "full_name", "email", "phone", "ssn", "street_address"]
+
+
+def _run(capsys, *argv: str) -> tuple[int, dict]:
+    code = cli.main([*argv, "--json"])
+    out = capsys.readouterr().out.strip().splitlines()
+    return code, json.loads(out[-1])
+
+
+@pytest.fixture
+def no_data_access(monkeypatch):
+    def forbidden(*_a, **_k):
+        raise AssertionError("data was read")
+
+    from synthpriv import stages
+
+    monkeypatch.setattr(load, "read_table", forbidden)
+    monkeypatch.setattr(stages, "read_table", forbidden)
+    monkeypatch.setattr(sample_data, "generate_customers", forbidden)
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda raw: raw["privacy"].update(epsilom=1.0), "privacy.epsilom"),
+    (lambda raw: raw["privacy"].update(epsilon=0), "privacy.epsilon"),
+    (lambda raw: raw["privacy"].update(epsilon=-2), "privacy.epsilon"),
+    (lambda raw: raw.update(colums=[]), "colums"),
+])
+def test_bad_spec_exits_2_names_the_field_reads_no_data_spends_no_budget(
+        capsys, home, write_spec, no_data_access, edit, field):
+    code, out = _run(capsys, "release", str(write_spec(edit)))
+    assert code == 2 and out["status"] == "error"
+    assert field in out["reason"]
+    assert not (home / "ledger.sqlite").exists()
+    assert not (home / "store").exists()
+
+
+def test_undeclared_source_column_exits_2_before_budget(capsys, home, write_spec, tmp_path, settings):
+    src = tmp_path / "src.csv"
+    sample_data.generate_customers(200).assign(loyalty_tier="gold").to_csv(src, index=False)
+    code, out = _run(capsys, "release", str(write_spec()), "--source", str(src))
+    assert code == 2 and "loyalty_tier" in out["reason"]
+    assert Ledger(settings.ledger_url).summary("demo_customers")["entries"] == []
+
+
+def test_released_column_that_holds_direct_identifiers_blocks_with_exit_3(capsys, home, write_spec, settings):
+    def release_email(raw):
+        col = next(c for c in raw["columns"] if c["name"] == "email")
+        col.update(type="categorical", categories=["a@example.com"])
+
+    code, out = _run(capsys, "release", str(write_spec(release_email)))
+    assert code == 3 and out["status"] == "blocked"
+    assert "email (EMAIL_ADDRESS)" in out["reason"] and "@" not in out["reason"].replace("a@example.com", "")
+    assert Ledger(settings.ledger_url).summary("demo_customers")["entries"] == []
+    assert LocalStore(settings.store_root).datasets() == []
+
+
+def test_exhausted_budget_blocks_with_exit_3_and_says_what_is_left(capsys, home, write_spec, settings):
+    spec = write_spec(lambda raw: raw["privacy"]["budget"].update(epsilon=1.5))
+    ledger = Ledger(settings.ledger_url)
+    ledger.reserve("demo_customers", "earlier-run", 1.0, 1e-9, 1.5, 1e-6, "mst")
+    ledger.spend("demo_customers", "earlier-run")
+    code, out = _run(capsys, "release", str(spec))
+    assert code == 3 and "remaining epsilon 0.5" in out["reason"]
+    summary = ledger.summary("demo_customers")
+    assert [e["run_id"] for e in summary["entries"]] == ["earlier-run"] and summary["spent"] == 1.0
+
+
+def test_approval_required_without_approver_blocks_and_keeps_spent_budget(capsys, home, write_spec, settings, monkeypatch):
+    from synthpriv import stages
+
+    for name in ("train", "sample", "check_privacy", "check_quality"):
+        monkeypatch.setattr(stages, name, lambda ctx, _n=name: {"stubbed": _n})
+    spec = write_spec(lambda raw: raw["approval"].update(required=True))
+    code, out = _run(capsys, "release", str(spec))
+    assert code == 3 and "approval" in out["reason"]
+    assert LocalStore(settings.store_root).datasets() == []
+    # the stubbed train never spent: the reservation was given back
+    assert Ledger(settings.ledger_url).summary("demo_customers")["entries"][0]["state"] == "released"
+
+
+def test_scan_json_shape(capsys, tmp_path):
+    src = tmp_path / "t.csv"
+    sample_data.generate_customers(300)[["email", "segment"]].to_csv(src, index=False)
+    assert cli.main(["scan", str(src), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [c["name"] for c in out["columns"]] == ["email", "segment"]
+    assert out["columns"][0] == {"name": "email", "entity": "EMAIL_ADDRESS", "role": "direct_identifier",
+                                 "score": out["columns"][0]["score"]}
+    assert all(set(c) == {"name", "entity", "role", "score"} for c in out["columns"])
+
+
+@pytest.mark.slow
+def test_release_publishes_new_versions_with_manifest_and_spends_budget(capsys, home, write_spec, settings):
+    spec = write_spec()
+    code, first = _run(capsys, "release", str(spec))
+    assert code == 0, first
+    v1 = Path(first["uri"])
+    assert first["version"] == "v1" and {p.name for p in v1.iterdir()} >= {"data.parquet", "report.html", "manifest.json"}
+    manifest_bytes = (v1 / "manifest.json").read_bytes()
+    manifest = json.loads(manifest_bytes)
+    assert manifest["epsilon"] == 1.0 and manifest["delta"] == 1e-9
+    assert manifest["synthesizer"]["name"] == "mst"
+    assert {g["metric"] for g in manifest["gates"]["privacy"]} == {"exact_match_rate", "out_of_domain_rate"}
+    assert all(g["passed"] for rs in manifest["gates"].values() for g in rs)
+    assert manifest["source_fingerprint"].startswith("sha256:")
+    assert not any(p.exists() for p in (settings.workspace_root / "demo_customers").iterdir())
+
+    code, second = _run(capsys, "release", str(spec))
+    assert code == 0 and second["version"] == "v2"
+    assert (v1 / "manifest.json").read_bytes() == manifest_bytes
+    assert cli.main(["budget", "demo_customers", "--json"]) == 0
+    budget = json.loads(capsys.readouterr().out)
+    assert budget["spent"] == 2.0 and budget["remaining"] == 10.0 and len(budget["entries"]) == 2
+    assert cli.main(["catalog", "--json"]) == 0
+    catalog = json.loads(capsys.readouterr().out)["releases"]
+    assert [(r["version"], r["latest"]) for r in catalog] == [("v1", False), ("v2", True)]
+
+
+@pytest.mark.slow
+def test_demo_command_publishes_no_direct_identifier_value(tmp_path):
+    env = {"SYNTHPRIV_HOME": str(tmp_path / "home"), "PATH": str(Path(sys.executable).parent)}
+    proc = subprocess.run([str(Path(sys.executable).parent / "synthpriv"), "demo", "--json"],
+                          capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    published = pd.read_parquet(Path(result["uri"]) / "data.parquet")
+    assert len(published) == 20_000 and not set(DIRECT) & set(published.columns)
+    source = sample_data.generate_customers(20_000)
+    secrets = set(source[DIRECT].astype(str).to_numpy().ravel())
+    cells = set(published.astype(str).to_numpy().ravel())
+    assert not secrets & cells
+    report = (Path(result["uri"]) / "report.html").read_text()
+    assert not any(s in report for s in source["email"].head(2000))
+    assert Settings.from_env(tmp_path / "home").home.exists()
