@@ -8,7 +8,7 @@ STAMP := $(VENV)/.synthpriv-installed
 WHEELS ?= /opt/wheels
 FIND_LINKS := $(if $(wildcard $(WHEELS)),--find-links $(WHEELS),)
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup system-deps demo test test-fast bench clean
 
 setup: $(STAMP)
 
@@ -21,13 +21,23 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip check
 	touch $@
 
+# Integration tests start a real PostgreSQL server (Debian's package) on loopback.
+system-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	  else \
+	    echo "PostgreSQL server binaries are missing: sudo apt-get install postgresql" >&2; exit 1; \
+	  fi; \
+	fi
+
 demo: $(STAMP)
 	$(BIN)/synthpriv demo
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 bench: $(STAMP)

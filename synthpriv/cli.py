@@ -148,16 +148,26 @@ def cmd_budget(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
         return 0
-    cap = summary["cap"]["epsilon"]
     console = Console()
-    console.print(f"[bold]{args.dataset}[/]: cap epsilon {cap if cap is not None else 'not set'}, "
-                  f"spent {summary['spent']:g}, reserved {summary['reserved']:g}, "
-                  f"remaining {summary['remaining'] if summary['remaining'] is not None else '-'}", highlight=False)
+    cap = summary["cap"]
+    if cap is None:
+        console.print(f"[bold]{args.dataset}[/]: no release has reserved budget yet", highlight=False)
+        return 0
+    window = f"the last {cap['renewal_days']} days" if cap["renewal_days"] else "all time (no renewal period)"
+    console.print(f"[bold]{args.dataset}[/]: cap epsilon {cap['epsilon']:g}, delta {cap['delta']:g} over {window}, "
+                  f"{cap['composition']} composition", highlight=False)
+    console.print(f"  spent {summary['spent']:g}, reserved {summary['reserved']:g}, "
+                  f"remaining {summary['remaining']:g}", highlight=False)
+    zcdp = summary["composition"]["zcdp"]
+    if zcdp:
+        console.print(f"  zCDP total: rho {zcdp['rho']:.5g} = epsilon {zcdp['epsilon']:.4g} at delta {zcdp['delta']:.3g} "
+                      f"(basic composition: epsilon {summary['composition']['basic']['epsilon']:g})", highlight=False)
     t = Table()
-    for col in ("run", "epsilon", "delta", "state", "mechanism", "updated"):
+    for col in ("run", "epsilon", "delta", "rho", "state", "mechanism", "created", "counts"):
         t.add_column(col)
     for e in summary["entries"]:
-        t.add_row(e["run_id"], f"{e['epsilon']:g}", f"{e['delta']:g}", e["state"], e["mechanism"], e["updated_at"])
+        t.add_row(e["run_id"], f"{e['epsilon']:g}", f"{e['delta']:g}", f"{e['rho']:.4g}" if e["rho"] else "-",
+                  e["state"], e["mechanism"], e["created_at"][:19], "yes" if e["in_window"] else "no")
     console.print(t)
     return 0
 

@@ -139,17 +139,19 @@ class PiiPolicy(_Frozen):
 
 
 class Budget(_Frozen):
-    """The dataset's cap across all its releases."""
+    """The dataset's cap across its releases, over a renewal window if one is set."""
 
-    epsilon: Annotated[float, Field(gt=0)]
-    delta: Annotated[float, Field(ge=0, lt=1)] = 1e-6
+    epsilon: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    delta: Annotated[float, Field(gt=0, lt=1)] = 1e-6
+    renewal_days: Annotated[int, Field(ge=1, le=36_600)] | None = None
+    composition: Literal["basic", "zcdp"] = "basic"
 
 
 class Privacy(_Frozen):
     """The DP parameters of one release."""
 
     epsilon: Annotated[float, Field(gt=0, allow_inf_nan=False)]
-    delta: Annotated[float, Field(ge=0, le=1e-3)] = 1e-9
+    delta: Annotated[float, Field(gt=0, le=1e-3)] = 1e-9
     synthesizer: Literal["mst", "aim"] = "mst"
     options: dict[str, int | float | str | bool] = Field(default_factory=dict)
     budget: Budget

@@ -22,19 +22,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from synthpriv import report, sample_data
+from synthpriv import report, sample_data, synthesizers
 from synthpriv.domain import TableCodec
 from synthpriv.errors import BlockedError, InputError
 from synthpriv.gates import GateResult
 from synthpriv.gates import privacy as privacy_gate
 from synthpriv.gates import quality as quality_gate
-from synthpriv.ledger import Ledger
+from synthpriv.ledger import SPENT, Cap, Charge, Ledger
 from synthpriv.load import fingerprint, read_table
 from synthpriv.scan import ColumnVerdict, scan_table
 from synthpriv.settings import Settings
 from synthpriv.spec import ReleaseSpec, load_spec
 from synthpriv.store import LocalStore, Published
-from synthpriv import synthesizers
 
 log = logging.getLogger(__name__)
 
@@ -165,26 +164,45 @@ def reserve(ctx: RunContext) -> dict:
     """Reserve the release's budget before any DP mechanism touches the data."""
     spec = ctx.spec
     spend = _synthesizer(spec).spend()
+    b = spec.privacy.budget
     r = ctx.ledger().reserve(
-        spec.publish.dataset, ctx.run_id, spend.epsilon, spend.delta,
-        spec.privacy.budget.epsilon, spec.privacy.budget.delta, spend.mechanism,
+        spec.publish.dataset, ctx.run_id,
+        Charge(spend.epsilon, spend.delta, spend.mechanism, spend.rho),
+        Cap(b.epsilon, b.delta, b.renewal_days, b.composition),
     )
     return {"epsilon": r.epsilon, "delta": r.delta, "state": r.state}
 
 
 def train(ctx: RunContext) -> dict:
-    """Encode over the public domain, mark the budget spent, then fit the DP synthesizer."""
+    """Encode over the public domain, mark the budget spent, then fit the DP synthesizer.
+
+    A retry after the model was saved reuses it: fitting again would run the mechanism a
+    second time on the same budget. A retry after a run died mid-fit cannot know how far
+    the mechanism got, so it refuses rather than spend again unrecorded.
+    """
     spec = ctx.spec
+    ledger, dataset = ctx.ledger(), spec.publish.dataset
+    model = _synthesizer(spec)
+    spend = model.spend()
+    summary = {"uri": str(ctx.path(MODEL)), "epsilon": spend.epsilon, "delta": spend.delta, "mechanism": spend.mechanism}
+    reservation = ledger.get(dataset, ctx.run_id)
+    if reservation is not None and reservation.state == SPENT:
+        if ctx.path(MODEL).exists():
+            return summary
+        raise BlockedError(
+            f"budget: run {ctx.run_id!r} already spent its reservation in a training that did not finish; "
+            "start a new run (its spend stays on the ledger)"
+        )
     table = pd.read_parquet(ctx.path(PROTECTED))
     codec = TableCodec.from_columns([c for c in spec.modelled_columns if c.name in table.columns])
     codes, outside = codec.encode(table)
     ctx.write_json(DOMAIN, {"out_of_domain_values": outside})
-    model = _synthesizer(spec)
-    ctx.ledger().spend(spec.publish.dataset, ctx.run_id)
+    ledger.spend(dataset, ctx.run_id)
     model.fit(codes, codec.cardinalities)
-    model.save(str(ctx.path(MODEL)))
-    spend = model.spend()
-    return {"uri": str(ctx.path(MODEL)), "epsilon": spend.epsilon, "delta": spend.delta, "mechanism": spend.mechanism}
+    tmp = ctx.path(MODEL + ".tmp")
+    model.save(str(tmp))
+    os.replace(tmp, ctx.path(MODEL))
+    return summary
 
 
 def sample(ctx: RunContext) -> dict:
@@ -252,6 +270,7 @@ def publish(ctx: RunContext) -> dict:
     manifest = {
         "epsilon": reservation["epsilon"],
         "delta": reservation["delta"],
+        "rho": reservation["rho"],
         "budget_state": reservation["state"],
         "synthesizer": {"name": spec.privacy.synthesizer, "options": spec.privacy.options,
                         "mechanism": reservation["mechanism"]},

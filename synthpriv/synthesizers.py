@@ -32,6 +32,8 @@ from snsynth.transform.base import ColumnTransformer
 from snsynth.transform.definitions import ColumnType
 from snsynth.transform.table import TableTransformer
 
+from synthpriv import accounting
+
 _OS_RANDOM = random.SystemRandom()
 log = logging.getLogger(__name__)
 
@@ -105,11 +107,12 @@ class _OsRandomMST(MSTSynthesizer):
 
 @dataclass(frozen=True)
 class Spend:
-    """Privacy loss of one mechanism, in the (epsilon, delta) the ledger records."""
+    """Privacy loss of one mechanism: (epsilon, delta), and its rho where it is zCDP."""
 
     epsilon: float
     delta: float
     mechanism: str
+    rho: float | None = None
 
 
 class Synthesizer:
@@ -127,7 +130,8 @@ class Synthesizer:
 
     def spend(self) -> Spend:
         """What fitting will cost. Preprocessing is free: every domain is public metadata."""
-        return Spend(self.epsilon, self.delta, f"smartnoise-synth {self.name} (zCDP)")
+        return Spend(self.epsilon, self.delta, f"smartnoise-synth {self.name} (zCDP)",
+                     accounting.rho_for(self.epsilon, self.delta))
 
     def fit(self, codes: pd.DataFrame, cardinalities: list[int]) -> None:
         model = type(self)._factory(epsilon=self.epsilon, delta=self.delta, **self.options)

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from synthpriv import cli, load, sample_data
-from synthpriv.ledger import Ledger
+from synthpriv.accounting import rho_for
+from synthpriv.ledger import Cap, Charge, Ledger
 from synthpriv.settings import Settings
 from synthpriv.store import LocalStore
 
@@ -74,10 +75,10 @@ def test_released_column_that_holds_direct_identifiers_blocks_with_exit_3(capsys
 def test_exhausted_budget_blocks_with_exit_3_and_says_what_is_left(capsys, home, write_spec, settings):
     spec = write_spec(lambda raw: raw["privacy"]["budget"].update(epsilon=1.5))
     ledger = Ledger(settings.ledger_url)
-    ledger.reserve("demo_customers", "earlier-run", 1.0, 1e-9, 1.5, 1e-6, "mst")
+    ledger.reserve("demo_customers", "earlier-run", Charge(1.0, 1e-9, "mst", rho_for(1.0, 1e-9)), Cap(1.5, 1e-6))
     ledger.spend("demo_customers", "earlier-run")
     code, out = _run(capsys, "release", str(spec))
-    assert code == 3 and "remaining epsilon 0.5" in out["reason"]
+    assert code == 3 and "remaining epsilon 0.5" in out["reason"] and "no renewal period" in out["reason"]
     summary = ledger.summary("demo_customers")
     assert [e["run_id"] for e in summary["entries"]] == ["earlier-run"] and summary["spent"] == 1.0
 
@@ -128,6 +129,8 @@ def test_release_publishes_new_versions_with_manifest_and_spends_budget(capsys, 
     assert cli.main(["budget", "demo_customers", "--json"]) == 0
     budget = json.loads(capsys.readouterr().out)
     assert budget["spent"] == 2.0 and budget["remaining"] == 10.0 and len(budget["entries"]) == 2
+    assert budget["composition"]["zcdp"]["epsilon"] < budget["composition"]["basic"]["epsilon"] == 2.0
+    assert manifest["rho"] == pytest.approx(rho_for(1.0, 1e-9))
     assert cli.main(["catalog", "--json"]) == 0
     catalog = json.loads(capsys.readouterr().out)["releases"]
     assert [(r["version"], r["latest"]) for r in catalog] == [("v1", False), ("v2", True)]
