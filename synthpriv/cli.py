@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 import time
 import traceback
@@ -79,8 +81,9 @@ def cmd_release(args: argparse.Namespace, spec_path: str | None = None) -> int:
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
         progress.close(ok=False)
-        trace = settings.workspace_root / f"{run_id}.trace.txt"
-        settings.workspace_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder = Path(getattr(exc, "workspace", None) or settings.workspace_root)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        trace = folder / f"{run_id}.trace.txt"
         trace.write_text(traceback.format_exc())
         trace.chmod(0o600)
         result = {"status": "error", "exit_code": 1, "run_id": run_id,
@@ -241,8 +244,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Libraries that log the text they analyse at DEBUG: held at WARNING whatever our level is.
+_CHATTY_LOGGERS = ("presidio-analyzer", "presidio-anonymizer", "great_expectations", "spacy", "jax", "urllib3")
+
+
+def configure_logging() -> None:
+    """Our log level from SYNTHPRIV_LOG_LEVEL (default WARNING), to stderr; never the libraries' data."""
+    level = os.environ.get("SYNTHPRIV_LOG_LEVEL", "WARNING").upper()
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure_logging()
     return args.fn(args)
 
 

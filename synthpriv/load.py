@@ -8,6 +8,7 @@ the file and the problem, never a value from it.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from pathlib import Path
 
@@ -30,11 +31,24 @@ def read_table(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
     p = Path(path)
     if fmt == "auto":
         fmt = "parquet" if p.suffix.lower() in (".parquet", ".pq") else "csv"
-    if not p.is_file():
+    if not p.exists():
         raise InputError(f"source.path: cannot read {p}: no such file")
+    if not p.is_file():
+        raise InputError(f"source.path: cannot read {p}: not a regular file")
     try:
         if fmt == "parquet":
             return pd.read_parquet(p)
-        return pd.read_csv(p, dtype=str, keep_default_na=True, on_bad_lines="error", encoding="utf-8")
-    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        with open(p, newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), None)
+        if not header:
+            raise InputError(f"source.path: {p} is empty")
+        table = pd.read_csv(p, dtype=str, keep_default_na=True, on_bad_lines="error", encoding="utf-8")
+    except InputError:
+        raise
+    except PermissionError:
+        raise InputError(f"source.path: cannot read {p}: permission denied") from None
+    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"source.path: cannot parse {p} as {fmt} ({type(exc).__name__})") from None
+    if len(header) == len(table.columns):
+        table.columns = header  # pandas renames duplicate names ("a.1"); keep them visible
+    return table

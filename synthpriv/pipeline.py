@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from synthpriv import stages
-from synthpriv.errors import SynthprivError
 from synthpriv.settings import Settings
 from synthpriv.spec import load_spec
+from synthpriv.validate import as_input_error
 
 #: (name, what the progress display says) in pipeline order.
 STAGES: list[tuple[str, str]] = [
@@ -39,6 +39,11 @@ class ReleaseOutcome:
     stages: dict[str, dict] = field(default_factory=dict)
 
 
+def _workspace_or_none(ctx: stages.RunContext) -> str | None:
+    path = ctx.settings.workspace_root / ctx.spec.name / ctx.run_id
+    return str(path) if path.is_dir() else None
+
+
 def new_run_id() -> str:
     return "run-" + uuid.uuid4().hex[:12]
 
@@ -57,6 +62,7 @@ def run_release(
     ctx = stages.RunContext(spec_path, run_id or new_run_id(), settings, source)
     outcome = ReleaseOutcome(ctx.run_id)
     try:
+        stages.prune_workspaces(settings)
         for name, label in STAGES:
             if on_stage:
                 on_stage(name, label)
@@ -64,8 +70,11 @@ def run_release(
             outcome.stages[name] = fn(ctx, approver) if name == "approve" else fn(ctx)
     except BaseException as exc:
         stages.release_unused_budget(ctx)
-        if isinstance(exc, SynthprivError):
-            exc.workspace = str(ctx.workspace)  # type: ignore[attr-defined]
+        converted = as_input_error(exc) if isinstance(exc, OSError) else None
+        failure = converted or exc
+        failure.workspace = _workspace_or_none(ctx)  # type: ignore[attr-defined]
+        if converted is not None:
+            raise converted from None
         raise
     outcome.published = outcome.stages["publish"]
     stages.cleanup(ctx)

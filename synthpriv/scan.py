@@ -44,6 +44,8 @@ _MIN_COVERAGE = 0.8
 _MIN_VALUE_SCORE = 0.3
 _FREE_TEXT_WORDS = 5.0
 _ROW_ID_UNIQUENESS = 0.95
+#: Uniqueness means nothing on a handful of values.
+_ROW_ID_MIN_VALUES = 50
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,11 @@ def analyzer():  # noqa: ANN201 - presidio types are heavy to import at module l
             "nlp_engine_name": "spacy",
             "models": [{"lang_code": _LANGUAGE, "model_name": _SPACY_MODEL}],
             "ner_model_configuration": {
+                "model_to_presidio_entity_mapping": {
+                    "PER": "PERSON", "PERSON": "PERSON", "NORP": "NRP", "FAC": "LOCATION", "LOC": "LOCATION",
+                    "GPE": "LOCATION", "LOCATION": "LOCATION", "ORG": "ORGANIZATION", "DATE": "DATE_TIME",
+                    "TIME": "DATE_TIME",
+                },
                 "labels_to_ignore": ["ORGANIZATION", "ORG", "CARDINAL", "MONEY", "PERCENT", "QUANTITY",
                                      "ORDINAL", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"],
             },
@@ -149,7 +156,8 @@ def scan_column(name: str, values: pd.Series, sample_size: int = 200) -> ColumnV
     present = values.dropna()
     uniqueness = present.nunique() / len(present)
     looks_like_code = present.map(lambda v: isinstance(v, str) and " " not in v and len(v) <= 40).mean()
-    if uniqueness >= _ROW_ID_UNIQUENESS and looks_like_code >= 0.95 and best in (None, "ROW_ID"):
+    if (len(present) >= _ROW_ID_MIN_VALUES and uniqueness >= _ROW_ID_UNIQUENESS and looks_like_code >= 0.95
+            and best in (None, "ROW_ID")):
         best, score = "ROW_ID", max(score, uniqueness)
     return ColumnVerdict(name, best, _role(best, name), round(min(score, 1.0), 3))
 

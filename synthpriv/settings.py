@@ -19,11 +19,13 @@ class Settings:
     store_root: Path
     ledger_url: str
     keep_workspace: bool = False
+    workspace_retention_days: float = 7.0
 
     @classmethod
     def from_env(cls, home: str | Path | None = None) -> Settings:
         """SYNTHPRIV_HOME (default `./.synthpriv`), SYNTHPRIV_WORKSPACE, SYNTHPRIV_STORE,
-        SYNTHPRIV_LEDGER_URL and SYNTHPRIV_KEEP_WORKSPACE override the embedded defaults."""
+        SYNTHPRIV_LEDGER_URL, SYNTHPRIV_KEEP_WORKSPACE and SYNTHPRIV_WORKSPACE_RETENTION_DAYS
+        (how long a failed run's workspace is kept for diagnosis) override the embedded defaults."""
         root = Path(home or os.environ.get("SYNTHPRIV_HOME", ".synthpriv")).absolute()
         return cls(
             home=root,
@@ -31,4 +33,5 @@ class Settings:
             store_root=Path(os.environ.get("SYNTHPRIV_STORE", root / "store")).absolute(),
             ledger_url=os.environ.get("SYNTHPRIV_LEDGER_URL", f"sqlite:///{root / 'ledger.sqlite'}"),
             keep_workspace=os.environ.get("SYNTHPRIV_KEEP_WORKSPACE", "") not in ("", "0", "false"),
+            workspace_retention_days=float(os.environ.get("SYNTHPRIV_WORKSPACE_RETENTION_DAYS", "7")),
         )

@@ -111,6 +111,8 @@ class Source(_Frozen):
     format: Literal["auto", "csv", "parquet"] = "auto"
     sample: Literal["customers"] | None = None
     rows: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
+    min_rows: Annotated[int, Field(ge=1)] = 100
+    max_out_of_domain_rate: Annotated[float, Field(ge=0, le=1)] = 0.01
 
     @model_validator(mode="after")
     def _one_source(self) -> Source:

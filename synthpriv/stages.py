@@ -14,6 +14,8 @@ import logging
 import os
 import shutil
 import stat
+import time
+import traceback
 from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import version as _pkg_version
@@ -22,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from synthpriv import report, sample_data, synthesizers
+from synthpriv import report, sample_data, synthesizers, validate
 from synthpriv.domain import TableCodec
-from synthpriv.errors import BlockedError, InputError
+from synthpriv.errors import BlockedError
 from synthpriv.gates import GateResult
 from synthpriv.gates import privacy as privacy_gate
 from synthpriv.gates import quality as quality_gate
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 
 SOURCE, SCAN, PROTECTED, MODEL, SYNTHETIC = "source.parquet", "scan.json", "protected.parquet", "model.pkl", "synthetic.parquet"
 GATES, DOMAIN, APPROVAL, REPORT, META = "gates.json", "domain_report.json", "approval.json", "report.html", "run.json"
+TRAIN_ERROR = "train_error.txt"
 _LIBRARIES = ("smartnoise-synth", "opendp", "mbi", "great-expectations", "presidio-analyzer", "pandas")
 
 
@@ -87,6 +90,7 @@ class RunContext:
 def load(ctx: RunContext) -> dict:
     """Read the source into the workspace after checking its columns against the spec."""
     spec = ctx.spec
+    validate.check_environment(ctx.settings.workspace_root, ctx.settings.store_root)
     if ctx.source_override:
         table, fp = read_table(ctx.source_override, spec.source.format), fingerprint(ctx.source_override)
     elif spec.source.sample is not None:
@@ -94,18 +98,8 @@ def load(ctx: RunContext) -> dict:
         fp = None
     else:
         table, fp = read_table(spec.source.path, spec.source.format), fingerprint(spec.source.path)
+    validate.check_columns(table, spec)
     declared = [c.name for c in spec.columns]
-    missing = [c for c in declared if c not in table.columns]
-    if missing:
-        raise InputError(f"columns: declared but not in the source: {', '.join(missing)}")
-    undeclared = [str(c) for c in table.columns if c not in declared]
-    if undeclared:
-        raise InputError(
-            f"columns: the source has columns the spec does not declare: {', '.join(undeclared)} "
-            "(declare each one, as type identifier or text if it must never be released)"
-        )
-    if table.empty:
-        raise InputError("source: the table has no rows")
     table = table[declared]
     table.to_parquet(ctx.path(SOURCE), index=False)
     if fp is None:
@@ -144,8 +138,9 @@ def _dropped_by_policy(spec: ReleaseSpec, verdicts: list[ColumnVerdict]) -> list
 
 
 def protect(ctx: RunContext) -> dict:
-    """Drop what the policy says, and everything the spec does not release."""
+    """Check the released columns' values, then drop what the policy says and what is not released."""
     spec = ctx.spec
+    validate.check_values(pd.read_parquet(ctx.path(SOURCE), columns=[c.name for c in spec.modelled_columns]), spec)
     verdicts = [ColumnVerdict(**v) for v in ctx.read_json(SCAN)]
     by_policy = _dropped_by_policy(spec, verdicts)
     keep = [c.name for c in spec.modelled_columns if c.name not in by_policy]
@@ -198,7 +193,14 @@ def train(ctx: RunContext) -> dict:
     codes, outside = codec.encode(table)
     ctx.write_json(DOMAIN, {"out_of_domain_values": outside})
     ledger.spend(dataset, ctx.run_id)
-    model.fit(codes, codec.cardinalities)
+    try:
+        model.fit(codes, codec.cardinalities)
+    except Exception as exc:  # noqa: BLE001 - a library's message may quote data: keep it private
+        ctx.path(TRAIN_ERROR).write_text(traceback.format_exc())
+        raise BlockedError(
+            f"train: the {spec.privacy.synthesizer} synthesizer failed ({type(exc).__name__}); its budget is spent "
+            f"and nothing was published; the trace is in the private workspace ({TRAIN_ERROR})"
+        ) from None
     tmp = ctx.path(MODEL + ".tmp")
     model.save(str(tmp))
     os.replace(tmp, ctx.path(MODEL))
@@ -295,6 +297,17 @@ def cleanup(ctx: RunContext) -> None:
     """Remove the workspace after a successful publish, unless settings keep it."""
     if not ctx.settings.keep_workspace:
         shutil.rmtree(ctx.workspace, ignore_errors=True)
+
+
+def prune_workspaces(settings: Settings, now: float | None = None) -> list[Path]:
+    """Delete failed runs' workspaces older than the retention period; return what went."""
+    cutoff = (now if now is not None else time.time()) - settings.workspace_retention_days * 86_400
+    removed = []
+    for run_dir in settings.workspace_root.glob("*/*"):
+        if run_dir.is_dir() and run_dir.stat().st_mtime < cutoff:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            removed.append(run_dir)
+    return removed
 
 
 def release_unused_budget(ctx: RunContext) -> None:

@@ -1,4 +1,4 @@
-"""The DAG file builds one DAG per spec from the stage functions, and a run publishes."""
+"""The DAG file builds one DAG per spec from the stage functions; a run publishes, and XCom holds no rows."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from synthpriv.sample_data import generate_customers
 from tests.conftest import REPO, demo_spec_dict
 
 DAGS = REPO / "dags"
@@ -63,6 +64,7 @@ def test_every_spec_yields_a_dag_without_import_errors_or_data_access(airflow_en
 
 
 RUN = """
+import json
 from airflow.dag_processing.dagbag import DagBag
 from airflow.models.xcom import XComModel
 from airflow.utils.session import create_session
@@ -70,8 +72,8 @@ dag = DagBag({dags!r}).dags['synthpriv_demo_customers']
 run = dag.test()
 print('STATE', run.state)
 with create_session() as s:
-    sizes = [len(str(x.value)) for x in s.query(XComModel).filter(XComModel.run_id == run.run_id)]
-print('XCOM_MAX', max(sizes), len(sizes))
+    values = [str(x.value) for x in s.query(XComModel).filter(XComModel.run_id == run.run_id)]
+print('XCOM', json.dumps(values))
 """
 
 
@@ -83,8 +85,11 @@ def test_dag_test_runs_a_release_and_xcom_carries_only_summaries(airflow_env, tm
     env = {**airflow_env, "SYNTHPRIV_RELEASES": str(releases), "SYNTHPRIV_HOME": str(tmp_path / "sp")}
     proc = _python(RUN.format(dags=str(DAGS)), env)
     assert "STATE success" in proc.stdout, (proc.stdout[-3000:], proc.stderr[-3000:])
-    xcom_max = int(proc.stdout.split("XCOM_MAX ")[1].split()[0])
-    assert xcom_max < 2000
+    xcoms = json.loads(proc.stdout.split("XCOM ", 1)[1].splitlines()[0])
+    assert len(xcoms) >= 10 and max(len(v) for v in xcoms) < 2000
+    source = generate_customers(2000)
+    identifiers = set(source[["customer_id", "full_name", "email", "phone", "ssn"]].astype(str).to_numpy().ravel())
+    assert not [v for v in identifiers if any(v in x for x in xcoms)]
     store = tmp_path / "sp" / "store" / "demo_customers"
     manifest = json.loads((store / "v1" / "manifest.json").read_text())
     assert manifest["rows"] == 2000 and manifest["epsilon"] == 1.0

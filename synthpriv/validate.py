@@ -1,0 +1,101 @@
+"""Check the source against the spec before any budget is reserved.
+
+A scheduled release meets the worst data at 3 a.m.; it must stop in the user's terms
+(the column, the rule, the spec field to change) and never echo a value. Every problem is
+reported at once. The checks look at the data, so their outcome says one thing about it:
+whether it meets its declared schema. They run before any privacy budget is spent.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pandas as pd
+
+from synthpriv.domain import ColumnCodec
+from synthpriv.errors import InputError
+from synthpriv.spec import ReleaseSpec
+
+#: Free space the workspace needs before a run starts, unless SYNTHPRIV_MIN_FREE_MB says otherwise.
+DEFAULT_MIN_FREE_MB = 256
+
+
+def check_columns(table: pd.DataFrame, spec: ReleaseSpec) -> None:
+    """Declared columns against the source's (every one present, none extra, none twice), and rows."""
+    names = [str(c) for c in table.columns]
+    problems = []
+    if len(table) < spec.source.min_rows:
+        problems.append(f"source: fewer rows than source.min_rows ({spec.source.min_rows})")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        problems.append(f"source: duplicate column names: {', '.join(dupes)}")
+    declared = [c.name for c in spec.columns]
+    missing = [c for c in declared if c not in names]
+    if missing:
+        problems.append(f"columns: declared but not in the source: {', '.join(missing)}")
+    undeclared = [n for n in dict.fromkeys(names) if n not in declared]
+    if undeclared:
+        problems.append(
+            f"columns: the source has columns the spec does not declare: {', '.join(undeclared)} "
+            "(declare each one, as type identifier or text if it must never be released)"
+        )
+    if problems:
+        raise InputError("; ".join(problems))
+
+
+def check_values(table: pd.DataFrame, spec: ReleaseSpec) -> None:
+    """Missing values and out-of-domain shares of every released column."""
+    problems = []
+    limit = spec.source.max_out_of_domain_rate
+    for col in spec.modelled_columns:
+        values = table[col.name]
+        if not col.nullable and values.isna().any():
+            problems.append(f"columns[{col.name}]: has missing values but is not declared nullable (set nullable: true)")
+        present = values.notna().sum()
+        if present == 0:
+            problems.append(f"columns[{col.name}]: has no values at all")
+            continue
+        _, outside = ColumnCodec(col.model_copy(update={"nullable": True})).encode(values)
+        share = outside / present
+        if share > limit:
+            rule = "bounds" if col.bounds is not None else "categories"
+            problems.append(
+                f"columns[{col.name}]: {share:.1%} of values are outside the declared {rule} or unparsable "
+                f"as {col.type.value} (source.max_out_of_domain_rate is {limit:g})"
+            )
+    if problems:
+        raise InputError("; ".join(problems))
+
+
+def check_environment(workspace_root: Path, store_root: Path) -> None:
+    """The store can be written and the workspace has room: fail before reading any data."""
+    problems = []
+    for what, root in (("store", store_root), ("workspace", workspace_root)):
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            probe = root / f".synthpriv-probe-{uuid.uuid4().hex}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            problems.append(f"{what}: cannot write to {root} ({exc.strerror or type(exc).__name__})")
+    if not problems:
+        need = int(os.environ.get("SYNTHPRIV_MIN_FREE_MB", DEFAULT_MIN_FREE_MB))
+        free = shutil.disk_usage(workspace_root).free // 2**20
+        if free < need:
+            problems.append(f"workspace: only {free} MiB free in {workspace_root}; a run needs "
+                            f"{need} MiB (SYNTHPRIV_MIN_FREE_MB)")
+    if problems:
+        raise InputError("; ".join(problems))
+
+
+def as_input_error(exc: OSError) -> InputError | None:
+    """A full disk or a read-only workspace is the environment's fault: say so plainly."""
+    if exc.errno == errno.ENOSPC:
+        return InputError(f"workspace: the disk is full ({exc.filename or 'while writing'})")
+    if exc.errno in (errno.EROFS, errno.EACCES):
+        return InputError(f"workspace: cannot write ({exc.strerror}: {exc.filename})")
+    return None
