@@ -48,7 +48,7 @@ class ColumnCodec:
 
     @property
     def _edges(self) -> np.ndarray:
-        lo, hi = _to_number(self.column.bounds[0]), _to_number(self.column.bounds[1])
+        lo, hi = to_number(self.column.bounds[0]), to_number(self.column.bounds[1])
         if self._exact_integers:
             return np.arange(lo - 0.5, hi + 1.0, 1.0)
         if self.column.type in (ColumnType.INTEGER, ColumnType.DATE):
@@ -71,7 +71,7 @@ class ColumnCodec:
     def encode(self, values: pd.Series) -> tuple[np.ndarray, int]:
         """Map values to codes; return the codes and how many values fell outside the domain."""
         if self._is_categorical:
-            codes, missing, outside = self._encode_categorical(values)
+            codes, missing, outside = self.encode_categorical(values)
         else:
             codes, missing, outside = self._encode_numeric(values)
         if self.column.nullable:
@@ -80,7 +80,7 @@ class ColumnCodec:
             outside |= missing
         return codes.astype(np.int64), int(outside.sum())
 
-    def _encode_categorical(self, values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def encode_categorical(self, values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         labels = self._labels
         missing = values.isna().to_numpy()
         text = values.astype("string").str.strip()
@@ -96,10 +96,10 @@ class ColumnCodec:
         return codes, missing, outside
 
     def _encode_numeric(self, values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        nums = _numeric(values, self.column.type)
+        nums = parse_numeric(values, self.column.type)
         unparsable = np.isnan(nums) & ~values.isna().to_numpy()
         missing = np.isnan(nums)
-        lo, hi = _to_number(self.column.bounds[0]), _to_number(self.column.bounds[1])
+        lo, hi = to_number(self.column.bounds[0]), to_number(self.column.bounds[1])
         outside = unparsable | (~missing & ((nums < lo) | (nums > hi)))
         clipped = np.clip(np.where(missing, lo, nums), lo, hi)
         codes = np.searchsorted(self._edges, clipped, side="right") - 1
@@ -125,7 +125,7 @@ class ColumnCodec:
             nums = np.round((left + right) / 2)
         else:
             nums = rng.uniform(left, right)
-        lo, hi = _to_number(self.column.bounds[0]), _to_number(self.column.bounds[1])
+        lo, hi = to_number(self.column.bounds[0]), to_number(self.column.bounds[1])
         if self.column.type in (ColumnType.INTEGER, ColumnType.DATE):
             nums = np.clip(np.floor(nums), lo, hi)
         else:
@@ -144,11 +144,12 @@ class ColumnCodec:
         return series
 
 
-def _to_number(bound: float | dt.date) -> float:
+def to_number(bound: float | dt.date) -> float:
+    """A bound as a number on the axis values are compared on (dates: days since the epoch)."""
     return float((bound - _EPOCH).days) if isinstance(bound, dt.date) else float(bound)
 
 
-def _numeric(values: pd.Series, kind: ColumnType) -> np.ndarray:
+def parse_numeric(values: pd.Series, kind: ColumnType) -> np.ndarray:
     """Parse a column to floats (dates to days since the epoch); unparsable values become NaN."""
     if kind is ColumnType.DATE:
         parsed = pd.to_datetime(values, errors="coerce", format="mixed")

@@ -180,10 +180,19 @@ class Synthesis(_Frozen):
 
 
 class PrivacyGate(_Frozen):
-    """Thresholds of the privacy gate; a missing threshold is a default, never 'off'."""
+    """Thresholds of the privacy gate; a missing threshold is a default, never 'off'.
 
+    `holdout_share` of the protected table is set aside before training: the synthesizer
+    never sees it, and the distance metrics compare the release's nearness to training rows
+    against its nearness to these.
+    """
+
+    holdout_share: Annotated[float, Field(gt=0, le=0.5)] = 0.2
     max_exact_match_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
     max_out_of_domain_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    max_dcr_excess: Annotated[float, Field(gt=0, le=1)] = 0.2
+    min_nndr_mean: Annotated[float, Field(ge=0, le=1)] = 0.5
+    max_membership_auc: Annotated[float, Field(gt=0, le=1)] = 0.6
 
 
 class QualityGate(_Frozen):

@@ -28,6 +28,7 @@ from synthpriv import report, sample_data, synthesizers, validate
 from synthpriv.domain import TableCodec
 from synthpriv.errors import BlockedError
 from synthpriv.gates import GateResult
+from synthpriv.gates import leakage
 from synthpriv.gates import privacy as privacy_gate
 from synthpriv.gates import quality as quality_gate
 from synthpriv.ledger import SPENT, Cap, Charge, Ledger
@@ -39,7 +40,8 @@ from synthpriv.store import LocalStore, Published
 
 log = logging.getLogger(__name__)
 
-SOURCE, SCAN, PROTECTED, MODEL, SYNTHETIC = "source.parquet", "scan.json", "protected.parquet", "model.pkl", "synthetic.parquet"
+SOURCE, SCAN, MODEL, SYNTHETIC = "source.parquet", "scan.json", "model.pkl", "synthetic.parquet"
+TRAINING, HOLDOUT = "training.parquet", "holdout.parquet"
 GATES, DOMAIN, APPROVAL, REPORT, META = "gates.json", "domain_report.json", "approval.json", "report.html", "run.json"
 TRAIN_ERROR = "train_error.txt"
 _LIBRARIES = ("smartnoise-synth", "opendp", "mbi", "great-expectations", "presidio-analyzer", "pandas")
@@ -145,9 +147,11 @@ def protect(ctx: RunContext) -> dict:
     by_policy = _dropped_by_policy(spec, verdicts)
     keep = [c.name for c in spec.modelled_columns if c.name not in by_policy]
     table = pd.read_parquet(ctx.path(SOURCE), columns=keep)
-    table.to_parquet(ctx.path(PROTECTED), index=False)
+    holdout_rows = np.random.default_rng().permutation(len(table)) < round(len(table) * spec.gates.privacy.holdout_share)
+    table[~holdout_rows].to_parquet(ctx.path(TRAINING), index=False)
+    table[holdout_rows].to_parquet(ctx.path(HOLDOUT), index=False)
     dropped = [c.name for c in spec.columns if c.name not in keep]
-    return {"uri": str(ctx.path(PROTECTED)), "dropped": dropped, "kept": keep}
+    return {"uri": str(ctx.path(TRAINING)), "holdout_uri": str(ctx.path(HOLDOUT)), "dropped": dropped, "kept": keep}
 
 
 def _synthesizer(spec: ReleaseSpec) -> synthesizers.Synthesizer:
@@ -188,7 +192,7 @@ def train(ctx: RunContext) -> dict:
             f"budget: run {ctx.run_id!r} already spent its reservation in a training that did not finish; "
             "start a new run (its spend stays on the ledger)"
         )
-    table = pd.read_parquet(ctx.path(PROTECTED))
+    table = pd.read_parquet(ctx.path(TRAINING))
     codec = TableCodec.from_columns([c for c in spec.modelled_columns if c.name in table.columns])
     codes, outside = codec.encode(table)
     ctx.write_json(DOMAIN, {"out_of_domain_values": outside})
@@ -230,10 +234,14 @@ def _record_gates(ctx: RunContext, gate: str, results: list[GateResult]) -> dict
 
 
 def check_privacy(ctx: RunContext) -> dict:
-    """Leakage checks of the synthetic table against the training table."""
+    """Leakage checks of the synthetic table against the training rows and the holdout."""
+    spec = ctx.spec
     synthetic = pd.read_parquet(ctx.path(SYNTHETIC))
-    training = pd.read_parquet(ctx.path(PROTECTED))
-    return _record_gates(ctx, privacy_gate.GATE, privacy_gate.run(synthetic, training, ctx.spec))
+    training, holdout = pd.read_parquet(ctx.path(TRAINING)), pd.read_parquet(ctx.path(HOLDOUT))
+    g = spec.gates.privacy
+    thresholds = leakage.LeakageThresholds(g.max_dcr_excess, g.min_nndr_mean, g.max_membership_auc)
+    results = privacy_gate.run(synthetic, training, spec) + leakage.run(synthetic, training, holdout, spec, thresholds)
+    return _record_gates(ctx, privacy_gate.GATE, results)
 
 
 def check_quality(ctx: RunContext) -> dict:

@@ -118,7 +118,8 @@ def test_release_publishes_new_versions_with_manifest_and_spends_budget(capsys, 
     manifest = json.loads(manifest_bytes)
     assert manifest["epsilon"] == 1.0 and manifest["delta"] == 1e-9
     assert manifest["synthesizer"]["name"] == "mst"
-    assert {g["metric"] for g in manifest["gates"]["privacy"]} == {"exact_match_rate", "out_of_domain_rate"}
+    assert {g["metric"] for g in manifest["gates"]["privacy"]} == {
+        "exact_match_rate", "out_of_domain_rate", "dcr_excess", "nndr_mean", "membership_auc"}
     assert all(g["passed"] for rs in manifest["gates"].values() for g in rs)
     assert manifest["source_fingerprint"].startswith("sha256:")
     assert not any(p.exists() for p in (settings.workspace_root / "demo_customers").iterdir())
@@ -152,3 +153,24 @@ def test_demo_command_publishes_no_direct_identifier_value(tmp_path):
     report = (Path(result["uri"]) / "report.html").read_text()
     assert not any(s in report for s in source["email"].head(2000))
     assert Settings.from_env(tmp_path / "home").home.exists()
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.01])
+def test_a_synthesizer_that_copies_training_rows_is_blocked_by_the_privacy_gate(
+        capsys, home, write_spec, settings, monkeypatch, noise):
+    from synthpriv import stages
+
+    def copy_training(ctx):
+        rows = pd.read_parquet(ctx.path(stages.TRAINING)).sample(n=ctx.spec.synthesis.rows, replace=True)
+        if noise:
+            rows["income"] = rows["income"].astype(float) * (1 + noise)
+        rows.reset_index(drop=True).to_parquet(ctx.path(stages.SYNTHETIC), index=False)
+        return {"rows": len(rows)}
+
+    monkeypatch.setattr(stages, "train", lambda ctx: {"stubbed": True})
+    monkeypatch.setattr(stages, "sample", copy_training)
+    code, out = _run(capsys, "release", str(write_spec()))
+    assert code == 3 and "privacy gate failed" in out["reason"]
+    for metric in ("dcr_excess", "membership_auc", "nndr_mean"):
+        assert f"privacy.{metric} = " in out["reason"]
+    assert LocalStore(settings.store_root).datasets() == []
