@@ -138,6 +138,11 @@ class PiiPolicy(_Frozen):
         default_factory=list,
         description="Modelled columns the scan may flag without blocking the release.",
     )
+    undeclared_columns: Literal["block", "drop"] = Field(
+        default="block",
+        description="block: a source column the spec does not declare stops the run (exit 3 if the scan "
+                    "finds personal data in it, else exit 2); drop: such columns are never released.",
+    )
 
 
 class Budget(_Frozen):

@@ -26,7 +26,7 @@ import pandas as pd
 
 from synthpriv import report, sample_data, synthesizers, validate
 from synthpriv.domain import TableCodec
-from synthpriv.errors import BlockedError
+from synthpriv.errors import BlockedError, InputError
 from synthpriv.gates import GateResult
 from synthpriv.gates import leakage
 from synthpriv.gates import privacy as privacy_gate
@@ -100,26 +100,40 @@ def load(ctx: RunContext) -> dict:
         fp = None
     else:
         table, fp = read_table(spec.source.path, spec.source.format), fingerprint(spec.source.path)
-    validate.check_columns(table, spec)
+    undeclared = validate.check_columns(table, spec)
     declared = [c.name for c in spec.columns]
-    table = table[declared]
+    table = table[declared + undeclared]
     table.to_parquet(ctx.path(SOURCE), index=False)
     if fp is None:
         fp = fingerprint(ctx.path(SOURCE))
-    ctx.write_json(META, {"source_fingerprint": fp})
-    return {"uri": str(ctx.path(SOURCE)), "fingerprint": fp, "columns": len(declared)}
+    ctx.write_json(META, {"source_fingerprint": fp, "undeclared_columns": undeclared})
+    return {"uri": str(ctx.path(SOURCE)), "fingerprint": fp, "columns": len(declared), "undeclared": len(undeclared)}
 
 
 def scan(ctx: RunContext) -> dict:
-    """Classify every column and block if a released column carries PII the spec did not expect."""
+    """Classify every column; stop on undeclared columns and on released columns that hold PII."""
     spec = ctx.spec
     table = pd.read_parquet(ctx.path(SOURCE))
     verdicts = scan_table(table, spec.pii.sample_size)
     ctx.write_json(SCAN, [v.to_dict() for v in verdicts])
+    undeclared = set(ctx.read_json(META)["undeclared_columns"])
+    if undeclared and spec.pii.undeclared_columns == "block":
+        personal = [v for v in verdicts if v.name in undeclared and v.entity and v.score >= spec.pii.min_score]
+        if personal:
+            named = ", ".join(f"{v.name} ({v.entity})" for v in personal)
+            raise BlockedError(
+                f"pii: columns the spec does not declare hold personal data: {named}; declare them "
+                "(type identifier or text to keep them out of the release), or set pii.undeclared_columns: drop"
+            )
+        raise InputError(
+            f"columns: the source has columns the spec does not declare: {', '.join(sorted(undeclared))} "
+            "(declare each one, as type identifier or text if it must never be released)"
+        )
+    released = {c.name for c in spec.modelled_columns}
     unexpected = [
         v for v in verdicts
         if v.role == "direct_identifier" and v.score >= spec.pii.min_score
-        and spec.column(v.name).modelled and v.name not in spec.pii.allow
+        and v.name in released and v.name not in spec.pii.allow
     ]
     if unexpected:
         named = ", ".join(f"{v.name} ({v.entity})" for v in unexpected)
@@ -233,6 +247,16 @@ def _record_gates(ctx: RunContext, gate: str, results: list[GateResult]) -> dict
     return {"gate": gate, "passed": True, "checks": len(results)}
 
 
+def _identifier_values(ctx: RunContext) -> frozenset[str]:
+    """Every value of the source's identifier columns: declared ones, undeclared ones, and
+    released ones the scan flagged but the spec allowed."""
+    flagged = {v["name"] for v in ctx.read_json(SCAN) if v["role"] == "direct_identifier"}
+    declared = {c.name for c in ctx.spec.columns if c.type.value == "identifier"}
+    columns = sorted(declared | flagged | set(ctx.read_json(META)["undeclared_columns"]))
+    table = pd.read_parquet(ctx.path(SOURCE), columns=columns)
+    return frozenset(table.astype("string").stack().dropna())
+
+
 def check_privacy(ctx: RunContext) -> dict:
     """Leakage checks of the synthetic table against the training rows and the holdout."""
     spec = ctx.spec
@@ -240,7 +264,8 @@ def check_privacy(ctx: RunContext) -> dict:
     training, holdout = pd.read_parquet(ctx.path(TRAINING)), pd.read_parquet(ctx.path(HOLDOUT))
     g = spec.gates.privacy
     thresholds = leakage.LeakageThresholds(g.max_dcr_excess, g.min_nndr_mean, g.max_membership_auc)
-    results = privacy_gate.run(synthetic, training, spec) + leakage.run(synthetic, training, holdout, spec, thresholds)
+    results = (privacy_gate.run(synthetic, training, spec, _identifier_values(ctx))
+               + leakage.run(synthetic, training, holdout, spec, thresholds))
     return _record_gates(ctx, privacy_gate.GATE, results)
 
 
@@ -269,7 +294,7 @@ def publish(ctx: RunContext) -> dict:
     spec = ctx.spec
     if not ctx.path(APPROVAL).exists():
         raise BlockedError("approval: no approval decision recorded for this run")
-    gates = ctx.read_json(GATES)
+    gates = ctx.read_json(GATES) if ctx.path(GATES).exists() else {}
     missing = {"privacy", "quality"} - set(gates)
     failed = [r for rs in gates.values() for r in rs if not r["passed"]]
     if missing or failed:

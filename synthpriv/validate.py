@@ -24,8 +24,12 @@ from synthpriv.spec import ReleaseSpec
 DEFAULT_MIN_FREE_MB = 256
 
 
-def check_columns(table: pd.DataFrame, spec: ReleaseSpec) -> None:
-    """Declared columns against the source's (every one present, none extra, none twice), and rows."""
+def check_columns(table: pd.DataFrame, spec: ReleaseSpec) -> list[str]:
+    """Declared columns against the source's (every one present, none twice) and the row count.
+
+    Returns the source's undeclared columns: whether they stop the run is for the PII scan to
+    decide, since one holding personal data deserves a sharper refusal than a typo.
+    """
     names = [str(c) for c in table.columns]
     problems = []
     if len(table) < spec.source.min_rows:
@@ -37,14 +41,9 @@ def check_columns(table: pd.DataFrame, spec: ReleaseSpec) -> None:
     missing = [c for c in declared if c not in names]
     if missing:
         problems.append(f"columns: declared but not in the source: {', '.join(missing)}")
-    undeclared = [n for n in dict.fromkeys(names) if n not in declared]
-    if undeclared:
-        problems.append(
-            f"columns: the source has columns the spec does not declare: {', '.join(undeclared)} "
-            "(declare each one, as type identifier or text if it must never be released)"
-        )
     if problems:
         raise InputError("; ".join(problems))
+    return [n for n in dict.fromkeys(names) if n not in declared]
 
 
 def check_values(table: pd.DataFrame, spec: ReleaseSpec) -> None:

@@ -174,3 +174,21 @@ def test_a_synthesizer_that_copies_training_rows_is_blocked_by_the_privacy_gate(
     for metric in ("dcr_excess", "membership_auc", "nndr_mean"):
         assert f"privacy.{metric} = " in out["reason"]
     assert LocalStore(settings.store_root).datasets() == []
+
+
+def test_undeclared_column_holding_personal_data_blocks_unless_the_spec_drops_such_columns(
+        capsys, home, write_spec, tmp_path, settings, monkeypatch):
+    src = tmp_path / "src.csv"
+    df = sample_data.generate_customers(300)
+    df.assign(backup_contact=df["email"].sample(frac=1, random_state=2).to_numpy()).to_csv(src, index=False)
+    code, out = _run(capsys, "release", str(write_spec()), "--source", str(src))
+    assert code == 3 and "backup_contact (EMAIL_ADDRESS)" in out["reason"] and "undeclared_columns" in out["reason"]
+    assert Ledger(settings.ledger_url).summary("demo_customers")["entries"] == []
+
+    from synthpriv import stages
+
+    for name in ("train", "sample", "check_privacy", "check_quality"):
+        monkeypatch.setattr(stages, name, lambda ctx: {"stubbed": True})
+    dropping = write_spec(lambda raw: raw["pii"].update(undeclared_columns="drop"), name="dropping.yaml")
+    code, out = _run(capsys, "release", str(dropping), "--source", str(src))
+    assert code == 3 and "gates missing" in out["reason"]  # got past the scan; the stubbed gates stop it

@@ -1,8 +1,9 @@
 """The privacy gate: leakage checks on the synthetic table before it can be published.
 
-Foundation metrics: the share of synthetic rows identical to a training row on every
-released column (a synthesizer that memorises shows up here), and the share of values
-outside the public domain (a bug or a data-derived domain shows up here).
+The share of synthetic rows identical to a training row on every released column (a
+synthesizer that memorises shows up here), the share of values outside the public domain (a
+bug or a data-derived domain shows up here), and a rescan of the release for personal data.
+The distance-based metrics live in `leakage`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pandas.util import hash_pandas_object
 
 from synthpriv.domain import TableCodec
 from synthpriv.gates import GateResult, errored
+from synthpriv.scan import scan_table
 from synthpriv.spec import ColumnType, PrivacyGate, ReleaseSpec
 
 GATE = "privacy"
@@ -44,12 +46,36 @@ def out_of_domain_rate(synthetic: pd.DataFrame, spec: ReleaseSpec) -> float:
     return sum(counts.values()) / cells if cells else 0.0
 
 
-def run(synthetic: pd.DataFrame, training: pd.DataFrame, spec: ReleaseSpec) -> list[GateResult]:
-    """Every privacy metric against its threshold; an error in one is a failure of that one."""
+def pii_columns(synthetic: pd.DataFrame, spec: ReleaseSpec) -> int:
+    """Columns of the release that the PII scan, run again, sees as direct identifiers."""
+    return sum(
+        1 for v in scan_table(synthetic, spec.pii.sample_size)
+        if v.role == "direct_identifier" and v.score >= spec.pii.min_score and v.name not in spec.pii.allow
+    )
+
+
+def copied_identifier_values(synthetic: pd.DataFrame, identifier_values: frozenset[str]) -> int:
+    """Cells of the release equal to a value of one of the source's identifier columns."""
+    if not identifier_values:
+        return 0
+    cells = synthetic.astype("string").stack()
+    return int(cells.isin(identifier_values).sum())
+
+
+def run(
+    synthetic: pd.DataFrame, training: pd.DataFrame, spec: ReleaseSpec, identifier_values: frozenset[str] = frozenset(),
+) -> list[GateResult]:
+    """Every privacy metric against its threshold; an error in one is a failure of that one.
+
+    The last two rescan the release for personal data: a column the scan now sees as a direct
+    identifier, or a cell copied from a source identifier column, blocks whatever the cause.
+    """
     limits: PrivacyGate = spec.gates.privacy
     checks = [
         ("exact_match_rate", lambda: exact_match_rate(synthetic, training, spec), limits.max_exact_match_rate),
         ("out_of_domain_rate", lambda: out_of_domain_rate(synthetic, spec), limits.max_out_of_domain_rate),
+        ("pii_columns_on_rescan", lambda: pii_columns(synthetic, spec), 0),
+        ("identifier_values_copied", lambda: copied_identifier_values(synthetic, identifier_values), 0),
     ]
     results = []
     for metric, compute, threshold in checks:

@@ -46,6 +46,19 @@ def test_values_outside_the_public_domain_are_blocked():
 
 def test_a_metric_that_errors_fails_closed_without_quoting_data():
     synthetic = generate_customers(300, seed=5)[RELEASED].drop(columns=["zip"])
-    results = privacy.run(synthetic, _training(), SPEC)
-    assert not any(r.passed for r in results)
-    assert all("errored (KeyError)" in r.detail for r in results)
+    r = _by_metric(privacy.run(synthetic, _training(), SPEC))
+    for metric in ("exact_match_rate", "out_of_domain_rate"):
+        assert not r[metric].passed and r[metric].detail.startswith("errored (KeyError)")
+
+
+def test_rescan_blocks_a_release_that_carries_an_identifier_column_or_copied_values():
+    training = _training()
+    synthetic = generate_customers(300, seed=5)[RELEASED].copy()
+    source = generate_customers(300)
+    leaked = synthetic.assign(zip=source["email"].to_numpy())  # emails where zips should be
+    ids = frozenset(source["email"])
+    r = _by_metric(privacy.run(leaked, training, SPEC, ids))
+    assert not r["pii_columns_on_rescan"].passed and r["pii_columns_on_rescan"].value == 1
+    assert not r["identifier_values_copied"].passed and r["identifier_values_copied"].value == 300
+    clean = _by_metric(privacy.run(synthetic, training, SPEC, ids))
+    assert clean["pii_columns_on_rescan"].passed and clean["identifier_values_copied"].passed
