@@ -18,8 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import leakage_speed
-from bench.marginals import mean_tvd
-from synthpriv.domain import TableCodec
+from synthpriv.fidelity import marginal_error
 from synthpriv.pipeline import run_release
 from synthpriv.sample_data import generate_customers
 from synthpriv.settings import Settings
@@ -69,7 +68,6 @@ def _smartnoise_default(real: pd.DataFrame, epsilon: float) -> dict:
 def main() -> None:
     spec = load_spec(SPEC)
     real = generate_customers(spec.source.rows or 20_000)[[c.name for c in spec.modelled_columns]]
-    codec = TableCodec.from_columns(spec.columns)
     with tempfile.TemporaryDirectory() as tmp:
         ours = _ours(Path(tmp))
     base = _smartnoise_default(real, spec.privacy.epsilon)
@@ -84,9 +82,9 @@ def main() -> None:
     }
     second_sample = generate_customers(len(real), seed=8)[real.columns]
     for way in (1, 2):
-        a, b = mean_tvd(real, ours["synthetic"], codec, way), mean_tvd(real, base["synthetic"], codec, way)
+        a, b = marginal_error(real, ours["synthetic"], spec, way), marginal_error(real, base["synthetic"], spec, way)
         figures[f"mean_{way}way_tvd"] = {"synthpriv": round(a, 4), "smartnoise_default": round(b, 4), "ratio": round(a / b, 3),
-                                         "floor": round(mean_tvd(real, second_sample, codec, way), 4)}
+                                         "floor": round(marginal_error(real, second_sample, spec, way), 4)}
     figures["nearest_distance_100k"] = leakage_speed.measure()
     figures["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     meta = {"date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "

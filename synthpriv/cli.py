@@ -176,9 +176,10 @@ def cmd_budget(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    from synthpriv.store import LocalStore
+    from synthpriv.store import open_store
 
-    store = LocalStore(Settings.from_env().store_root)
+    location = Settings.from_env().store
+    store = open_store(location)
     entries = []
     for dataset in store.datasets():
         for version in store.versions(dataset):
@@ -191,7 +192,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"releases": entries}))
         return 0
-    t = Table(title=f"Published in {store.root}")
+    t = Table(title=f"Published in {location}")
     for col in ("dataset", "version", "epsilon", "delta", "rows", "gates", "readers"):
         t.add_column(col)
     for e in entries:

@@ -195,7 +195,7 @@ class PrivacyGate(_Frozen):
     holdout_share: Annotated[float, Field(gt=0, le=0.5)] = 0.2
     max_exact_match_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
     max_out_of_domain_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
-    max_dcr_excess: Annotated[float, Field(gt=0, le=1)] = 0.2
+    max_dcr_excess: Annotated[float, Field(gt=0, le=1)] = 0.3
     min_nndr_mean: Annotated[float, Field(ge=0, le=1)] = 0.5
     max_membership_auc: Annotated[float, Field(gt=0, le=1)] = 0.6
 

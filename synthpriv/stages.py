@@ -36,7 +36,7 @@ from synthpriv.load import fingerprint, read_table
 from synthpriv.scan import ColumnVerdict, scan_table
 from synthpriv.settings import Settings
 from synthpriv.spec import ReleaseSpec, load_spec
-from synthpriv.store import LocalStore, Published
+from synthpriv.store import LocalStore, Published, open_store
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class RunContext:
         return Ledger(self.settings.ledger_url)
 
     def store(self) -> LocalStore:
-        return LocalStore(self.settings.store_root)
+        return open_store(self.settings.store)
 
     def write_json(self, name: str, obj: object) -> Path:
         p = self.path(name)
@@ -92,7 +92,7 @@ class RunContext:
 def load(ctx: RunContext) -> dict:
     """Read the source into the workspace after checking its columns against the spec."""
     spec = ctx.spec
-    validate.check_environment(ctx.settings.workspace_root, ctx.settings.store_root)
+    validate.check_environment(ctx.settings.workspace_root, ctx.settings.store)
     if ctx.source_override:
         table, fp = read_table(ctx.source_override, spec.source.format), fingerprint(ctx.source_override)
     elif spec.source.sample is not None:

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,11 +51,28 @@ class Published:
     manifest: dict
 
 
+def open_store(location: str) -> LocalStore:
+    """The store at `location`: a folder, or `s3://bucket/prefix` on any S3-compatible server."""
+    if location.startswith("s3://"):
+        from synthpriv.s3store import S3Store
+
+        bucket, _, prefix = location.removeprefix("s3://").partition("/")
+        return S3Store(bucket, prefix.strip("/"))
+    return LocalStore(location)
+
+
 class LocalStore:
     """A folder as the shared store: the embedded default."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+
+    def probe(self) -> None:
+        """Raise OSError unless a publish could write here."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        probe = self.root / f".synthpriv-probe-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink()
 
     def _versions_dir(self, dataset: str) -> Path:
         return self.root / dataset
@@ -95,6 +113,7 @@ class LocalStore:
         """Publish data and report under a new version; the manifest goes last, create-only."""
         done = self.find_run(dataset, run_id)
         if done is not None:
+            self._move_latest(dataset, done.version)  # the first attempt may have died just before
             return done
         target = self._claim(dataset, run_id)
         files = {DATA: data, REPORT: report}

@@ -19,6 +19,7 @@ import pandas as pd
 from synthpriv.domain import ColumnCodec
 from synthpriv.errors import InputError
 from synthpriv.spec import ReleaseSpec
+from synthpriv.store import open_store
 
 #: Free space the workspace needs before a run starts, unless SYNTHPRIV_MIN_FREE_MB says otherwise.
 DEFAULT_MIN_FREE_MB = 256
@@ -70,17 +71,20 @@ def check_values(table: pd.DataFrame, spec: ReleaseSpec) -> None:
         raise InputError("; ".join(problems))
 
 
-def check_environment(workspace_root: Path, store_root: Path) -> None:
+def check_environment(workspace_root: Path, store: str) -> None:
     """The store can be written and the workspace has room: fail before reading any data."""
     problems = []
-    for what, root in (("store", store_root), ("workspace", workspace_root)):
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-            probe = root / f".synthpriv-probe-{uuid.uuid4().hex}"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            problems.append(f"{what}: cannot write to {root} ({exc.strerror or type(exc).__name__})")
+    try:
+        open_store(store).probe()
+    except Exception as exc:  # noqa: BLE001 - any failure to write the store stops the run here
+        problems.append(f"store: cannot write to {store} ({getattr(exc, 'strerror', None) or type(exc).__name__})")
+    try:
+        workspace_root.mkdir(parents=True, exist_ok=True)
+        probe = workspace_root / f".synthpriv-probe-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        problems.append(f"workspace: cannot write to {workspace_root} ({exc.strerror or type(exc).__name__})")
     if not problems:
         need = int(os.environ.get("SYNTHPRIV_MIN_FREE_MB", DEFAULT_MIN_FREE_MB))
         free = shutil.disk_usage(workspace_root).free // 2**20

@@ -44,8 +44,7 @@ def test_bad_input_gets_its_outcome(case: Case, home, tmp_path, capsys, monkeypa
     assert not any(s in out["reason"] for s in secrets)
 
     settings = Settings.from_env()
-    if settings.store_root.exists():
-        assert LocalStore(settings.store_root).datasets() == []
+    assert LocalStore(settings.store).datasets() == []
     if (home / "ledger.sqlite").exists():
         entries = Ledger(settings.ledger_url).summary("demo_customers")["entries"]
         used = [e for e in entries if e["state"] != "released"]
@@ -76,6 +75,8 @@ def test_awkward_but_valid_input_is_released(name, home, tmp_path, capsys):
     df = generate_customers(300)
     spec = demo_spec_dict(rows=300)
     spec["pii"]["sample_size"] = 50
+    # these cases are about input handling; on 300 rows the leakage metrics are too noisy to gate on
+    spec["gates"]["privacy"].update(max_dcr_excess=0.9, min_nndr_mean=0.1, max_membership_auc=0.9)
     if name == "constant column":
         df = df.assign(segment="retail")
     elif name == "dates in several formats":

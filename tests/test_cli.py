@@ -69,7 +69,7 @@ def test_released_column_that_holds_direct_identifiers_blocks_with_exit_3(capsys
     assert code == 3 and out["status"] == "blocked"
     assert "email (EMAIL_ADDRESS)" in out["reason"] and "@" not in out["reason"].replace("a@example.com", "")
     assert Ledger(settings.ledger_url).summary("demo_customers")["entries"] == []
-    assert LocalStore(settings.store_root).datasets() == []
+    assert LocalStore(settings.store).datasets() == []
 
 
 def test_exhausted_budget_blocks_with_exit_3_and_says_what_is_left(capsys, home, write_spec, settings):
@@ -91,7 +91,7 @@ def test_approval_required_without_approver_blocks_and_keeps_spent_budget(capsys
     spec = write_spec(lambda raw: raw["approval"].update(required=True))
     code, out = _run(capsys, "release", str(spec))
     assert code == 3 and "approval" in out["reason"]
-    assert LocalStore(settings.store_root).datasets() == []
+    assert LocalStore(settings.store).datasets() == []
     # the stubbed train never spent: the reservation was given back
     assert Ledger(settings.ledger_url).summary("demo_customers")["entries"][0]["state"] == "released"
 
@@ -119,7 +119,8 @@ def test_release_publishes_new_versions_with_manifest_and_spends_budget(capsys, 
     assert manifest["epsilon"] == 1.0 and manifest["delta"] == 1e-9
     assert manifest["synthesizer"]["name"] == "mst"
     assert {g["metric"] for g in manifest["gates"]["privacy"]} == {
-        "exact_match_rate", "out_of_domain_rate", "dcr_excess", "nndr_mean", "membership_auc"}
+        "exact_match_rate", "out_of_domain_rate", "pii_columns_on_rescan", "identifier_values_copied",
+        "dcr_excess", "nndr_mean", "membership_auc"}
     assert all(g["passed"] for rs in manifest["gates"].values() for g in rs)
     assert manifest["source_fingerprint"].startswith("sha256:")
     assert not any(p.exists() for p in (settings.workspace_root / "demo_customers").iterdir())
@@ -173,7 +174,7 @@ def test_a_synthesizer_that_copies_training_rows_is_blocked_by_the_privacy_gate(
     assert code == 3 and "privacy gate failed" in out["reason"]
     for metric in ("dcr_excess", "membership_auc", "nndr_mean"):
         assert f"privacy.{metric} = " in out["reason"]
-    assert LocalStore(settings.store_root).datasets() == []
+    assert LocalStore(settings.store).datasets() == []
 
 
 def test_undeclared_column_holding_personal_data_blocks_unless_the_spec_drops_such_columns(

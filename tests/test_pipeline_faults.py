@@ -24,7 +24,14 @@ def _run(spec, run_id: str, mode: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def small_spec(write_spec):
-    return write_spec(lambda raw: raw["pii"].update(sample_size=50), rows=1000)
+    """A small release whose leakage thresholds are loose on purpose: these tests are about
+    the ledger, and on 1,000 rows an honest release at epsilon 1 sits near the defaults."""
+
+    def edit(raw):
+        raw["pii"].update(sample_size=50)
+        raw["gates"]["privacy"].update(max_dcr_excess=0.6, min_nndr_mean=0.2, max_membership_auc=0.75)
+
+    return write_spec(edit, rows=1000)
 
 
 def _entries(settings: Settings) -> list[dict]:
@@ -35,24 +42,24 @@ def test_killed_between_reservation_and_training(home, settings, small_spec):
     proc = _run(small_spec, "run-a", "kill_before_train")
     assert proc.returncode == -signal.SIGKILL
     assert [(e["run_id"], e["state"]) for e in _entries(settings)] == [("run-a", "reserved")]
-    assert LocalStore(settings.store_root).datasets() == []
+    assert LocalStore(settings.store).datasets() == []
     retry = _run(small_spec, "run-a", "none")
     assert retry.returncode == 0, retry.stderr[-2000:]
     assert [(e["run_id"], e["state"]) for e in _entries(settings)] == [("run-a", "spent")]
-    assert LocalStore(settings.store_root).versions("demo_customers") == ["v1"]
+    assert LocalStore(settings.store).versions("demo_customers") == ["v1"]
 
 
 def test_killed_between_training_and_publish_keeps_the_spend_and_never_refits(home, settings, small_spec):
     proc = _run(small_spec, "run-b", "kill_before_gates")
     assert proc.returncode == -signal.SIGKILL
     assert [(e["run_id"], e["state"]) for e in _entries(settings)] == [("run-b", "spent")]
-    assert LocalStore(settings.store_root).datasets() == []
+    assert LocalStore(settings.store).datasets() == []
     retry = _run(small_spec, "run-b", "forbid_fit")
     assert retry.returncode == 0, retry.stderr[-2000:]
     entries = _entries(settings)
     assert [(e["run_id"], e["state"]) for e in entries] == [("run-b", "spent")]
     assert Ledger(settings.ledger_url).summary("demo_customers")["spent"] == 1.0
-    assert LocalStore(settings.store_root).versions("demo_customers") == ["v1"]
+    assert LocalStore(settings.store).versions("demo_customers") == ["v1"]
 
 
 def test_killed_during_training_refuses_to_spend_again_on_retry(home, settings, small_spec):
@@ -62,4 +69,4 @@ def test_killed_during_training_refuses_to_spend_again_on_retry(home, settings, 
     retry = _run(small_spec, "run-c", "none")
     assert retry.returncode == 3 and "already spent its reservation" in retry.stderr
     assert [(e["run_id"], e["state"]) for e in _entries(settings)] == [("run-c", "spent")]
-    assert LocalStore(settings.store_root).datasets() == []
+    assert LocalStore(settings.store).datasets() == []

@@ -47,11 +47,13 @@ _SLACK = 1e-4
 @dataclass(frozen=True)
 class LeakageThresholds:
     """Default limits. dcr_excess is 0 and membership_auc 0.5 for a generator that never saw the
-    training rows. nndr_mean has no such anchor, so it is calibrated on the demo table: honest
+    training rows; copiers score above 0.9 and 0.99. dcr_excess is noisy on small holdouts (honest
+    MST at epsilon 1 scored 0.03-0.16 over three 3,000-row runs, 0.22 once on 1,000 rows, 0.02 on
+    20,000), and its interval covers only the subsampling of synthetic rows, not the split, hence 0.3. nndr_mean has no such anchor, so it is calibrated on the demo table: honest
     stand-ins scored 0.75-0.81 (500 to 50,000 rows), copies jittered by 1-5% of each numeric
     range 0.02-0.28, exact copies 0."""
 
-    max_dcr_excess: float = 0.2
+    max_dcr_excess: float = 0.3
     min_nndr_mean: float = 0.5
     max_membership_auc: float = 0.6
 
