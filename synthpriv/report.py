@@ -2,7 +2,8 @@
 
 It is published next to the data, so it shows only what is safe to publish: the
 synthetic table's own statistics, the gate verdicts, epsilon and delta, and the scan's
-column verdicts (entity, role, score) without any value from the real table.
+column verdicts (entity, role, score) without any value from the real table. Its plots are
+drawn from the synthetic table alone.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from synthpriv import plots
 from synthpriv.spec import ColumnType, ReleaseSpec
 
 _ENV = Environment(
@@ -35,7 +37,8 @@ def column_summaries(synthetic: pd.DataFrame, spec: ReleaseSpec) -> list[dict]:
             present = pd.to_datetime(s.dropna()) if col.type is ColumnType.DATE else pd.to_numeric(s.dropna())
             if len(present):
                 q = present.quantile([0.0, 0.5, 1.0], interpolation="nearest")
-                fmt = (lambda x: x.date().isoformat()) if col.type is ColumnType.DATE else (lambda x: f"{x:,.2f}")
+                fmt = {ColumnType.DATE: lambda x: x.date().isoformat(), ColumnType.INTEGER: lambda x: f"{x:,.0f}"}.get(
+                    col.type, lambda x: f"{x:,.2f}")
                 entry["summary"] = f"min {fmt(q.iloc[0])}, median {fmt(q.iloc[1])}, max {fmt(q.iloc[2])}"
             else:
                 entry["summary"] = "all null"
@@ -48,5 +51,5 @@ def render(spec: ReleaseSpec, synthetic: pd.DataFrame, manifest: dict) -> str:
     gates = [g for results in manifest["gates"].values() for g in results]
     return _ENV.get_template("report.html").render(
         spec=spec, manifest=manifest, gates=gates, columns=column_summaries(synthetic, spec),
-        scan=manifest["scan"],
+        scan=manifest["scan"], plots=plots.column_distributions(None, synthetic, spec),
     )

@@ -193,3 +193,21 @@ def test_undeclared_column_holding_personal_data_blocks_unless_the_spec_drops_su
     dropping = write_spec(lambda raw: raw["pii"].update(undeclared_columns="drop"), name="dropping.yaml")
     code, out = _run(capsys, "release", str(dropping), "--source", str(src))
     assert code == 3 and "gates missing" in out["reason"]  # got past the scan; the stubbed gates stop it
+
+
+def test_public_report_shows_synthetic_plots_and_no_real_values(tmp_path):
+    from synthpriv import report
+    from synthpriv.spec import load_spec
+    from tests.conftest import DEMO_SPEC
+
+    spec = load_spec(DEMO_SPEC)
+    real = sample_data.generate_customers(500)
+    synthetic = sample_data.generate_customers(500, seed=3)[[c.name for c in spec.modelled_columns]]
+    synthetic["income"] = synthetic["income"].clip(upper=400_000)
+    manifest = {"gates": {}, "scan": [{"name": "email", "entity": "EMAIL_ADDRESS", "role": "direct_identifier",
+                                         "score": 0.9}], "epsilon": 1.0, "delta": 1e-9, "rows": 500,
+                "synthesizer": {"mechanism": "mst"}, "approved_by": "x", "readers": [], "source_fingerprint": "sha256:0",
+                "columns": list(synthetic.columns), "libraries": {}}
+    html = report.render(spec, synthetic, manifest)
+    assert html.count("data:image/png;base64,") == len(spec.modelled_columns)
+    assert not any(v in html for v in real[["email", "full_name", "ssn"]].astype(str).to_numpy().ravel())
