@@ -24,15 +24,13 @@ Credentials and endpoint come only from the environment (standard `AWS_*` variab
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import uuid
 from pathlib import Path
 
-import pandas as pd
 
-from synthpriv.store import DATA, MANIFEST, REPORT, _VERSION, IntegrityError, Published
+from synthpriv.store import DATA, MANIFEST, REPORT, _VERSION, IntegrityError, Published, Store
 
 CLAIM = ".claim"
 LATEST = "latest"
@@ -72,7 +70,7 @@ def client_from_env():
         "s3", endpoint_url=endpoint, config=Config(s3={"addressing_style": style}))
 
 
-class S3Store:
+class S3Store(Store):
     """A bucket (and optional key prefix) as the shared store."""
 
     def __init__(self, bucket: str, prefix: str = "", client=None) -> None:
@@ -250,18 +248,5 @@ class S3Store:
             raise FileNotFoundError(f"no manifest for {dataset} {version} in {self._uri(dataset, version)}")
         return json.loads(found[0])
 
-    def read_bytes(self, dataset: str, version: str, name: str) -> bytes:
-        """A published file's bytes, after checking them against the manifest's hash."""
-        manifest = self.manifest(dataset, version)
-        blob = self._get(self._key(dataset, version, name))
-        if hashlib.sha256(blob).hexdigest() != manifest["files"][name]["sha256"]:
-            raise IntegrityError(f"{dataset} {version} {name} does not match its manifest")
-        return blob
-
-    def read(self, dataset: str, version: str = "latest") -> pd.DataFrame:
-        """The published table, hash-checked."""
-        if version == "latest":
-            version = self.latest(dataset) or ""
-            if not version:
-                raise KeyError(f"nothing published for dataset {dataset!r}")
-        return pd.read_parquet(io.BytesIO(self.read_bytes(dataset, version, DATA)))
+    def _fetch(self, dataset: str, version: str, name: str) -> bytes:
+        return self._get(self._key(dataset, version, name))

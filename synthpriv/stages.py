@@ -36,7 +36,7 @@ from synthpriv.load import fingerprint, read_table
 from synthpriv.scan import ColumnVerdict, scan_table
 from synthpriv.settings import Settings
 from synthpriv.spec import ReleaseSpec, load_spec
-from synthpriv.store import LocalStore, Published, open_store
+from synthpriv.store import Published, Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class RunContext:
     def ledger(self) -> Ledger:
         return Ledger(self.settings.ledger_url)
 
-    def store(self) -> LocalStore:
+    def store(self) -> Store:
         return open_store(self.settings.store)
 
     def write_json(self, name: str, obj: object) -> Path:

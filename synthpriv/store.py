@@ -51,7 +51,36 @@ class Published:
     manifest: dict
 
 
-def open_store(location: str) -> LocalStore:
+class Store:
+    """What consumers rely on from every backend: only complete versions, every byte hash-checked."""
+
+    def manifest(self, dataset: str, version: str) -> dict:
+        raise NotImplementedError
+
+    def latest(self, dataset: str) -> str | None:
+        raise NotImplementedError
+
+    def _fetch(self, dataset: str, version: str, name: str) -> bytes:
+        raise NotImplementedError
+
+    def read_bytes(self, dataset: str, version: str, name: str) -> bytes:
+        """A published file's bytes, after checking them against the manifest's hash."""
+        manifest = self.manifest(dataset, version)
+        blob = self._fetch(dataset, version, name)
+        if hashlib.sha256(blob).hexdigest() != manifest["files"][name]["sha256"]:
+            raise IntegrityError(f"{dataset} {version} {name} does not match its manifest")
+        return blob
+
+    def read(self, dataset: str, version: str = "latest") -> pd.DataFrame:
+        """The published table, hash-checked."""
+        if version == "latest":
+            version = self.latest(dataset) or ""
+            if not version:
+                raise KeyError(f"nothing published for dataset {dataset!r}")
+        return pd.read_parquet(io.BytesIO(self.read_bytes(dataset, version, DATA)))
+
+
+def open_store(location: str) -> Store:
     """The store at `location`: a folder, or `s3://bucket/prefix` on any S3-compatible server."""
     if location.startswith("s3://"):
         from synthpriv.s3store import S3Store
@@ -61,7 +90,7 @@ def open_store(location: str) -> LocalStore:
     return LocalStore(location)
 
 
-class LocalStore:
+class LocalStore(Store):
     """A folder as the shared store: the embedded default."""
 
     def __init__(self, root: str | Path) -> None:
@@ -162,18 +191,5 @@ class LocalStore:
         with open(self._versions_dir(dataset) / version / MANIFEST, encoding="utf-8") as fh:
             return json.load(fh)
 
-    def read_bytes(self, dataset: str, version: str, name: str) -> bytes:
-        """A published file's bytes, after checking them against the manifest's hash."""
-        manifest = self.manifest(dataset, version)
-        blob = (self._versions_dir(dataset) / version / name).read_bytes()
-        if hashlib.sha256(blob).hexdigest() != manifest["files"][name]["sha256"]:
-            raise IntegrityError(f"{dataset} {version} {name} does not match its manifest")
-        return blob
-
-    def read(self, dataset: str, version: str = "latest") -> pd.DataFrame:
-        """The published table, hash-checked."""
-        if version == "latest":
-            version = self.latest(dataset) or ""
-            if not version:
-                raise KeyError(f"nothing published for dataset {dataset!r}")
-        return pd.read_parquet(io.BytesIO(self.read_bytes(dataset, version, DATA)))
+    def _fetch(self, dataset: str, version: str, name: str) -> bytes:
+        return (self._versions_dir(dataset) / version / name).read_bytes()
