@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
+import json
 import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from synthpriv import cli
@@ -20,21 +21,24 @@ IDENTIFIERS = ["customer_id", "full_name", "email", "phone", "ssn", "street_addr
 
 
 @pytest.mark.slow
-def test_a_release_with_every_log_level_on_writes_no_identifier_outside_the_workspace(tmp_path, write_spec):
-    spec = write_spec(rows=3000)
+def test_the_demo_release_with_every_log_level_on_writes_no_identifier_outside_the_workspace(tmp_path):
     home = tmp_path / "home"
-    env = {**os.environ, "SYNTHPRIV_HOME": str(home), "SYNTHPRIV_LOG_LEVEL": "DEBUG", "SYNTHPRIV_KEEP_WORKSPACE": "1"}
-    proc = subprocess.run([str(Path(sys.executable).parent / "synthpriv"), "release", str(spec)],
-                          capture_output=True, text=True, env=env, timeout=600)
+    env = {"SYNTHPRIV_HOME": str(home), "SYNTHPRIV_LOG_LEVEL": "DEBUG", "SYNTHPRIV_KEEP_WORKSPACE": "1",
+           "PATH": str(Path(sys.executable).parent)}
+    proc = subprocess.run([str(Path(sys.executable).parent / "synthpriv"), "demo", "--json"],
+                          capture_output=True, text=True, env=env, timeout=900, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "DEBUG" in proc.stderr  # the debug level really was on
+    result = json.loads(proc.stdout)
+    published = pd.read_parquet(Path(result["uri"]) / "data.parquet")
+    assert len(published) == 20_000 and not set(IDENTIFIERS) & set(published.columns)
 
-    outside = [proc.stdout, proc.stderr]
+    outside = [proc.stdout, proc.stderr, published.astype(str).to_csv()]
     for path in home.rglob("*"):
-        if path.is_file() and "workspace" not in path.relative_to(home).parts:
+        if path.is_file() and "workspace" not in path.relative_to(home).parts and path.suffix != ".parquet":
             outside.append(path.read_bytes().decode("utf-8", errors="replace"))
     written = "\n".join(outside)
-    source = generate_customers(3000)
+    source = generate_customers(20_000)
     values = set(source[IDENTIFIERS].astype(str).to_numpy().ravel())
     leaked = [v for v in values if v in written]
     assert leaked == [], f"{len(leaked)} identifier values found outside the workspace"
