@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import Asset, dag, get_current_context, task
 from airflow.task.trigger_rule import TriggerRule
 
 from synthpriv.spec import load_spec
@@ -31,8 +31,13 @@ def _run_context(spec_path: str):  # noqa: ANN202 - keeps synthpriv's heavy impo
     return RunContext(spec_path, run_id, Settings.from_env(), source)
 
 
-def _stage_task(name: str, spec_path: str):  # noqa: ANN202
-    @task(task_id=name)
+def release_asset(dataset: str) -> Asset:
+    """The Airflow Asset of a published dataset: consumer DAGs schedule on it."""
+    return Asset(name=f"synthpriv.{dataset}", uri=f"synthpriv://{dataset}")
+
+
+def _stage_task(name: str, spec_path: str, asset: Asset):  # noqa: ANN202
+    @task(task_id=name, outlets=[asset] if name == "publish" else [])
     def run_stage() -> dict:
         from synthpriv import stages
 
@@ -41,6 +46,7 @@ def _stage_task(name: str, spec_path: str):  # noqa: ANN202
             return stages.approve(ctx, None)
         result = getattr(stages, name)(ctx)
         if name == "publish":
+            get_current_context()["outlet_events"][asset].extra = {"version": result["version"], "uri": result["uri"]}
             stages.cleanup(ctx)
         return result
 
@@ -62,7 +68,8 @@ def build_release_dag(spec_path: Path):  # noqa: ANN201
         params={"source": ""},
     )
     def release() -> None:
-        tasks = [_stage_task(name, str(spec_path)) for name in STAGES]
+        asset = release_asset(spec.publish.dataset)
+        tasks = [_stage_task(name, str(spec_path), asset) for name in STAGES]
         for upstream, downstream in zip(tasks, tasks[1:]):
             upstream >> downstream
 

@@ -45,7 +45,9 @@ bag = DagBag({dags!r})
 dag = bag.dags.get('synthpriv_demo_customers')
 print(json.dumps({{"errors": {{k: str(v) for k, v in bag.import_errors.items()}}, "dags": sorted(bag.dags),
   "tasks": [t.task_id for t in dag.topological_sort()] if dag else [], "schedule": str(dag.schedule) if dag else None,
-  "owner": dag.default_args.get("owner") if dag else None, "tags": sorted(dag.tags) if dag else []}}))
+  "owner": dag.default_args.get("owner") if dag else None, "tags": sorted(dag.tags) if dag else [],
+  "consumer_schedule": sorted(a.uri for a in bag.dags['example_consumer_demo_customers'].timetable.asset_condition.objects)
+    if 'example_consumer_demo_customers' in bag.dags else None}}))
 """
 
 
@@ -55,7 +57,8 @@ def test_every_spec_yields_a_dag_without_import_errors_or_data_access(airflow_en
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     specs = sorted(p.stem for p in (REPO / "releases").glob("*.yaml"))
     assert out["errors"] == {}
-    assert out["dags"] == [f"synthpriv_{s}" for s in specs]
+    assert out["dags"] == sorted(["example_consumer_demo_customers", *(f"synthpriv_{s}" for s in specs)])
+    assert out["consumer_schedule"] == ["synthpriv://demo_customers/"]
     assert out["tasks"] == ["load", "scan", "protect", "reserve", "train", "sample", "check_privacy",
                             "check_quality", "approve", "publish", "release_unused_budget"]
     assert out["schedule"] == "@monthly" and out["owner"] == "data-platform"
@@ -71,9 +74,13 @@ from airflow.utils.session import create_session
 dag = DagBag({dags!r}).dags['synthpriv_demo_customers']
 run = dag.test()
 print('STATE', run.state)
+from airflow.models.asset import AssetEvent, AssetModel
 with create_session() as s:
     values = [str(x.value) for x in s.query(XComModel).filter(XComModel.run_id == run.run_id)]
+    events = [e.extra for e in s.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+              .filter(AssetModel.uri == 'synthpriv://demo_customers/')]
 print('XCOM', json.dumps(values))
+print('ASSET_EVENTS', json.dumps(events))
 """
 
 
@@ -94,3 +101,5 @@ def test_dag_test_runs_a_release_and_xcom_carries_only_summaries(airflow_env, tm
     manifest = json.loads((store / "v1" / "manifest.json").read_text())
     assert manifest["rows"] == 2000 and manifest["epsilon"] == 1.0
     assert (store / "latest").read_text() == "v1"
+    events = json.loads(proc.stdout.split("ASSET_EVENTS ", 1)[1].splitlines()[0])
+    assert [e["version"] for e in events] == ["v1"]
