@@ -181,13 +181,6 @@ class S3Store(Store):
             raise IntegrityError(f"{dataset} {version} was published by another run")
         return existing  # the same run finished this version concurrently
 
-    def find_run(self, dataset: str, run_id: str) -> Published | None:
-        for version in self.versions(dataset):
-            manifest = self.manifest(dataset, version)
-            if manifest.get("run_id") == run_id:
-                return Published(dataset, version, self._uri(dataset, version), manifest)
-        return None
-
     def publish(self, dataset: str, run_id: str, data: Path, report: Path, manifest: dict) -> Published:
         """Publish data and report under a new version; the manifest goes last, create-only."""
         done = self.find_run(dataset, run_id)

@@ -60,8 +60,22 @@ class Store:
     def latest(self, dataset: str) -> str | None:
         raise NotImplementedError
 
+    def versions(self, dataset: str) -> list[str]:
+        raise NotImplementedError
+
     def _fetch(self, dataset: str, version: str, name: str) -> bytes:
         raise NotImplementedError
+
+    def _uri(self, dataset: str, version: str) -> str:
+        raise NotImplementedError
+
+    def find_run(self, dataset: str, run_id: str) -> Published | None:
+        """The version a run already published, if any: what makes a retried publish a no-op."""
+        for version in self.versions(dataset):
+            manifest = self.manifest(dataset, version)
+            if manifest.get("run_id") == run_id:
+                return Published(dataset, version, self._uri(dataset, version), manifest)
+        return None
 
     def read_bytes(self, dataset: str, version: str, name: str) -> bytes:
         """A published file's bytes, after checking them against the manifest's hash."""
@@ -131,12 +145,8 @@ class LocalStore(Store):
             (target / _CLAIM).write_text(run_id)
             return target
 
-    def find_run(self, dataset: str, run_id: str) -> Published | None:
-        for version in self.versions(dataset):
-            manifest = self.manifest(dataset, version)
-            if manifest.get("run_id") == run_id:
-                return Published(dataset, version, str(self._versions_dir(dataset) / version), manifest)
-        return None
+    def _uri(self, dataset: str, version: str) -> str:
+        return str(self._versions_dir(dataset) / version)
 
     def publish(self, dataset: str, run_id: str, data: Path, report: Path, manifest: dict) -> Published:
         """Publish data and report under a new version; the manifest goes last, create-only."""
