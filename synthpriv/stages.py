@@ -156,11 +156,12 @@ def _dropped_by_policy(spec: ReleaseSpec, verdicts: list[ColumnVerdict]) -> list
 def protect(ctx: RunContext) -> dict:
     """Check the released columns' values, then drop what the policy says and what is not released."""
     spec = ctx.spec
-    validate.check_values(pd.read_parquet(ctx.path(SOURCE), columns=[c.name for c in spec.modelled_columns]), spec)
+    released = pd.read_parquet(ctx.path(SOURCE), columns=[c.name for c in spec.modelled_columns])
+    validate.check_values(released, spec)
     verdicts = [ColumnVerdict(**v) for v in ctx.read_json(SCAN)]
     by_policy = _dropped_by_policy(spec, verdicts)
     keep = [c.name for c in spec.modelled_columns if c.name not in by_policy]
-    table = pd.read_parquet(ctx.path(SOURCE), columns=keep)
+    table = released[keep]
     holdout_rows = np.random.default_rng().permutation(len(table)) < round(len(table) * spec.gates.privacy.holdout_share)
     table[~holdout_rows].to_parquet(ctx.path(TRAINING), index=False)
     table[holdout_rows].to_parquet(ctx.path(HOLDOUT), index=False)
