@@ -8,7 +8,7 @@ STAMP := $(VENV)/.synthpriv-installed
 WHEELS ?= /opt/wheels
 FIND_LINKS := $(if $(wildcard $(WHEELS)),--find-links $(WHEELS),)
 
-.PHONY: setup system-deps demo test test-fast bench clean
+.PHONY: setup system-deps demo test test-fast bench bench-full clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,10 @@ test-fast: $(STAMP) system-deps
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# The 1M and 10M row releases: tens of minutes; not part of CI.
+bench-full: $(STAMP)
+	$(BIN)/python -m bench.run --full
 
 clean:
 	rm -rf .synthpriv

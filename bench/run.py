@@ -1,32 +1,40 @@
-"""`make bench`: a whole demo release timed by stage, against smartnoise-synth used as its README shows.
+"""`make bench` and `make bench-full`: every figure next to a baseline measured in the same run.
 
-Every figure is measured in this run, next to its baseline, and reported as a ratio.
-Results go to bench/results/foundation.json and BENCHMARKS.md.
+`make bench` (minutes) measures the demo release against smartnoise-synth used as its
+README shows, SDV's Gaussian copula and train-on-real as quality references, the nearest-
+neighbour search against brute force, and stage timings at 10k and 100k rows.
+`make bench-full` adds the 1M and 10M row releases. Each writes its own JSON file in
+bench/results/; BENCHMARKS.md is regenerated from every result file present, so a quick
+run never erases the figures of the last full one.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
 import platform
-import resource
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from bench import leakage_speed
-from synthpriv.fidelity import marginal_error
+from bench import leakage_speed, references, report, sizes
+from synthpriv.fidelity import marginal_error, tstr
 from synthpriv.pipeline import run_release
 from synthpriv.sample_data import generate_customers
 from synthpriv.settings import Settings
-from synthpriv.spec import ColumnType, load_spec
+from synthpriv.spec import ColumnType, ReleaseSpec, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "releases" / "demo_customers.yaml"
 RESULTS = ROOT / "bench" / "results"
+#: The demo column a consumer would most plausibly predict from the others.
+TSTR_TARGET = "segment"
+QUICK_SIZES = (10_000, 100_000)
+FULL_SIZES = (1_000_000, 10_000_000)
 
 
 def _ours(workdir: Path) -> dict:
@@ -41,96 +49,84 @@ def _ours(workdir: Path) -> dict:
     return {"seconds_total": round(total, 2), "seconds_by_stage": stages, "synthetic": synthetic}
 
 
-def _smartnoise_default(real: pd.DataFrame, epsilon: float) -> dict:
+def _smartnoise_default(real: pd.DataFrame, spec: ReleaseSpec) -> tuple[pd.DataFrame, float]:
     """smartnoise-synth's convenient path: it infers types and bounds, spending part of epsilon."""
     from snsynth import Synthesizer
 
-    spec = load_spec(SPEC)
     table = real.copy()
     dates = [c.name for c in spec.modelled_columns if c.type is ColumnType.DATE]
     for name in dates:
         table[name] = (pd.to_datetime(table[name]) - pd.Timestamp("1970-01-01")).dt.days.astype(float)
     categorical = [c.name for c in spec.modelled_columns if c.type is ColumnType.CATEGORICAL]
-    continuous = [c.name for c in spec.modelled_columns if c.type not in (ColumnType.CATEGORICAL,)]
+    continuous = [c.name for c in spec.modelled_columns if c.type is not ColumnType.CATEGORICAL]
     for name in continuous:
         table[name] = pd.to_numeric(table[name]).astype(float)
     started = time.perf_counter()
-    synth = Synthesizer.create("mst", epsilon=epsilon)
+    synth = Synthesizer.create("mst", epsilon=spec.privacy.epsilon)
     synth.fit(table, categorical_columns=categorical, continuous_columns=continuous,
-              preprocessor_eps=0.2 * epsilon, nullable=True)
+              preprocessor_eps=0.2 * spec.privacy.epsilon, nullable=True)
     out = synth.sample(len(table))
     seconds = time.perf_counter() - started
     for name in dates:
         out[name] = pd.to_datetime(out[name].astype(float), unit="D", errors="coerce").dt.date
-    return {"seconds_train_and_sample": round(seconds, 2), "synthetic": out}
+    return out, seconds
 
 
-def main() -> None:
+def _ratio(ours: float, base: float) -> float:
+    return round(ours / base, 3) if base else float("nan")
+
+
+def demo_figures() -> dict:
+    """The demo release against its baselines: time, 1-/2-way marginal error, TSTR."""
     spec = load_spec(SPEC)
     real = generate_customers(spec.source.rows or 20_000)[[c.name for c in spec.modelled_columns]]
+    test = generate_customers(len(real), seed=8)[real.columns]
     with tempfile.TemporaryDirectory() as tmp:
         ours = _ours(Path(tmp))
-    base = _smartnoise_default(real, spec.privacy.epsilon)
+    outputs = {"synthpriv": ours["synthetic"]}
+    outputs["smartnoise_default"], snsynth_seconds = _smartnoise_default(real, spec)
+    outputs["sdv_gaussian_copula"], sdv_seconds = references.sdv_gaussian_copula(real, spec, len(real))
     ours_train = ours["seconds_by_stage"]["train"] + ours["seconds_by_stage"]["sample"]
-    figures = {
+    figures: dict = {
         "rows": len(real),
         "epsilon": spec.privacy.epsilon,
         "whole_release_seconds": ours["seconds_total"],
         "stage_seconds": ours["seconds_by_stage"],
-        "train_and_sample_seconds": {"synthpriv": round(ours_train, 2), "smartnoise_default": base["seconds_train_and_sample"],
-                                     "ratio": round(ours_train / base["seconds_train_and_sample"], 3)},
+        "train_and_sample_seconds": {"synthpriv": round(ours_train, 2), "smartnoise_default": round(snsynth_seconds, 2),
+                                     "sdv_gaussian_copula": round(sdv_seconds, 2),
+                                     "ratio": _ratio(ours_train, snsynth_seconds)},
     }
-    second_sample = generate_customers(len(real), seed=8)[real.columns]
     for way in (1, 2):
-        a, b = marginal_error(real, ours["synthetic"], spec, way), marginal_error(real, base["synthetic"], spec, way)
-        figures[f"mean_{way}way_tvd"] = {"synthpriv": round(a, 4), "smartnoise_default": round(b, 4), "ratio": round(a / b, 3),
-                                         "floor": round(marginal_error(real, second_sample, spec, way), 4)}
-    figures["nearest_distance_100k"] = leakage_speed.measure()
-    figures["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    meta = {"date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-            f"{platform.python_implementation()} {platform.python_version()}"}
+        errors = {name: round(marginal_error(real, out, spec, way), 4) for name, out in outputs.items()}
+        figures[f"mean_{way}way_tvd"] = {**errors, "ratio": _ratio(errors["synthpriv"], errors["smartnoise_default"]),
+                                         "floor": round(marginal_error(real, test, spec, way), 4)}
+    accuracy = {name: tstr(real, test, out, spec, TSTR_TARGET) for name, out in outputs.items()}
+    figures["tstr_accuracy"] = {
+        **{name: round(a["tstr"], 4) for name, a in accuracy.items()},
+        "train_on_real": round(accuracy["synthpriv"]["trtr"], 4),
+        "ratio": _ratio(accuracy["synthpriv"]["tstr"], accuracy["smartnoise_default"]["tstr"]),
+        "target": TSTR_TARGET,
+    }
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--full", action="store_true", help="the 1M and 10M row releases only (make bench-full)")
+    args = parser.parse_args()
+    meta = {"date": dt.date.today().isoformat(),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"}
+    if args.full:
+        results = {**meta, "sizes": [sizes.measure_in_subprocess(n) for n in FULL_SIZES]}
+        name = "full.json"
+    else:
+        results = {**meta, "demo": demo_figures(), "nearest_distance_100k": leakage_speed.measure(),
+                   "sizes": [sizes.measure_in_subprocess(n) for n in QUICK_SIZES]}
+        name = "bench.json"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "foundation.json").write_text(json.dumps({**meta, **figures}, indent=2))
-    (ROOT / "BENCHMARKS.md").write_text(_markdown(meta, figures))
-    print(json.dumps(figures, indent=2))
-
-
-def _markdown(meta: dict, f: dict) -> str:
-    rows = [
-        ("train + sample (s)", f["train_and_sample_seconds"]),
-        ("mean 1-way marginal TVD", f["mean_1way_tvd"]),
-        ("mean 2-way marginal TVD", f["mean_2way_tvd"]),
-    ]
-    table = "\n".join(f"| {name} | {v['synthpriv']} | {v['smartnoise_default']} | {v['ratio']} | {v.get('floor', '')} |"
-                      for name, v in rows)
-    stages = "\n".join(f"| {k} | {v} |" for k, v in f["stage_seconds"].items())
-    n = f["nearest_distance_100k"]
-    return f"""# Benchmarks
-
-Generated by `make bench` on {meta['date']} ({meta['machine']}). Each figure is measured in the
-same run as its baseline. Baseline: smartnoise-synth MST used the way its README shows (it
-infers column bounds itself, spending 20% of the same total epsilon on that), on the same
-{f['rows']:,}-row demo table at epsilon {f['epsilon']}. synthpriv's figure is fully DP end to
-end (domain from public metadata); the baseline's is not (category sets come from the data).
-TVD is measured on the same public-domain discretisation for both; lower is better. The
-floor is the TVD between two independent samples of the real distribution: no synthesizer
-can be expected to go below it.
-
-| figure | synthpriv | smartnoise default | ratio | floor |
-| --- | --- | --- | --- | --- |
-{table}
-
-Exact nearest Gower distance, {n['rows']:,} synthetic x {n['rows']:,} real rows (the privacy gate's
-search): {n['seconds_nearest']} s against {n['seconds_brute_force']} s for tiled numpy brute force
-(ratio {n['ratio']}; brute force timed on 2,000 query rows and scaled linearly).
-
-Whole demo release (load to publish): {f['whole_release_seconds']} s; peak RSS of the benchmark
-process {f['peak_rss_mib']} MiB.
-
-| stage | seconds |
-| --- | --- |
-{stages}
-"""
+    (RESULTS / name).write_text(json.dumps(results, indent=2, default=str))
+    (ROOT / "BENCHMARKS.md").write_text(report.render(RESULTS))
+    print(json.dumps(results, indent=2, default=str))
 
 
 if __name__ == "__main__":
