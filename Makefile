@@ -30,6 +30,14 @@ system-deps:
 	    echo "PostgreSQL server binaries are missing: sudo apt-get install postgresql" >&2; exit 1; \
 	  fi; \
 	fi
+	@# The report render test opens both HTML reports in headless Chromium (Debian's package).
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "chromium is missing (the report render test skips): sudo apt-get install chromium" >&2; \
+	  fi; \
+	fi
 
 demo: $(STAMP)
 	$(BIN)/synthpriv demo

@@ -1,9 +1,11 @@
 """`make bench` and `make bench-full`: every figure next to a baseline measured in the same run.
 
 `make bench` (minutes) measures the demo release against smartnoise-synth used as its
-README shows, SDV's Gaussian copula and train-on-real as quality references, the nearest-
-neighbour search against brute force, and stage timings at 10k and 100k rows.
-`make bench-full` adds the 1M and 10M row releases. Each writes its own JSON file in
+README shows, SDV's Gaussian copula and train-on-real as quality references, synthesis
+quality per epsilon on Adult and the demo table (bench/synthesis.py), PII detection on a
+labelled generated corpus and scan speed against presidio-structured (bench/pii.py), the nearest-neighbour
+search against brute force, and stage timings at 10k and 100k rows. `make bench-full` runs
+every synthesizer at every epsilon on both tables and the 1M and 10M row releases. Each writes its own JSON file in
 bench/results/; BENCHMARKS.md is regenerated from every result file present, so a quick
 run never erases the figures of the last full one.
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import leakage_speed, references, report, sizes
+from bench import leakage_speed, pii, references, report, sizes, synthesis
 from synthpriv.fidelity import marginal_error, tstr
 from synthpriv.pipeline import run_release
 from synthpriv.sample_data import generate_customers
@@ -117,10 +119,12 @@ def main() -> None:
     meta = {"date": dt.date.today().isoformat(),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"}
     if args.full:
-        results = {**meta, "sizes": [sizes.measure_in_subprocess(n) for n in FULL_SIZES]}
+        results = {**meta, "synthesis": synthesis.run(full=True),
+                   "sizes": [sizes.measure_in_subprocess(n) for n in FULL_SIZES]}
         name = "full.json"
     else:
         results = {**meta, "demo": demo_figures(), "nearest_distance_100k": leakage_speed.measure(),
+                   "pii": pii.run(), "synthesis": synthesis.run(),
                    "sizes": [sizes.measure_in_subprocess(n) for n in QUICK_SIZES]}
         name = "bench.json"
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -168,6 +168,11 @@ class TableCodec:
 
     @classmethod
     def from_columns(cls, columns: list[Column]) -> TableCodec:
+        """The codec of the modelled columns; each domain must be concrete (declared or already estimated)."""
+        pending = [c.name for c in columns if c.modelled and c.estimated]
+        if pending:
+            raise ValueError(f"the domain of {', '.join(pending)} is still to be estimated "
+                             "(synthpriv.dp_domain.resolve) before its codes exist")
         return cls(tuple(ColumnCodec(c) for c in columns if c.modelled))
 
     @property

@@ -1,9 +1,9 @@
 """Small, self-contained figures for the HTML reports, as base64 PNG data URIs.
 
 Reports are opened offline and mailed around, so every figure is embedded rather than
-linked. The PUBLIC report must not carry real-data statistics: `column_distributions`
-with `real=None` draws only the synthetic table. The other figures read the real table
-and belong in the private run report only.
+linked. The PUBLIC report must not carry real-data statistics: every figure takes
+`real=None` to draw the synthetic table alone (principal axes then fitted on the
+synthetic table itself). Given a real table, a figure belongs in the private review only.
 """
 
 from __future__ import annotations
@@ -78,17 +78,18 @@ def column_distributions(real: pd.DataFrame | None, synthetic: pd.DataFrame, spe
     return out
 
 
-def correlation_matrices(real: pd.DataFrame, synthetic: pd.DataFrame, spec: ReleaseSpec) -> str:
-    """Real and synthetic association matrices side by side, on one colour scale."""
-    fig, axes = plt.subplots(1, 2, figsize=(2 * SIZE[0], SIZE[1] + 0.5))
-    for ax, (title, table) in zip(axes, (("real", real), ("synthetic", synthetic))):
+def correlation_matrices(real: pd.DataFrame | None, synthetic: pd.DataFrame, spec: ReleaseSpec) -> str:
+    """Real and synthetic association matrices side by side on one colour scale; synthetic alone without `real`."""
+    tables = [("synthetic", synthetic)] if real is None else [("real", real), ("synthetic", synthetic)]
+    fig, axes = plt.subplots(1, len(tables), figsize=(len(tables) * SIZE[0] + 1, SIZE[1] + 0.5), squeeze=False)
+    for ax, (title, table) in zip(axes[0], tables):
         matrix = fidelity.association_matrix(table, spec)
         image = ax.imshow(matrix.to_numpy(), vmin=-1, vmax=1, cmap="coolwarm")
         names = list(matrix.columns)
         ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
-        ax.set_yticks(range(len(names)), names if ax is axes[0] else [], fontsize=6)
+        ax.set_yticks(range(len(names)), names if ax is axes[0][0] else [], fontsize=6)
         ax.set_title(title, fontsize=9)
-    fig.colorbar(image, ax=list(axes), shrink=0.8)
+    fig.colorbar(image, ax=list(axes[0]), shrink=0.8)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
@@ -96,13 +97,18 @@ def correlation_matrices(real: pd.DataFrame, synthetic: pd.DataFrame, spec: Rele
 
 
 def principal_components(
-    real: pd.DataFrame, synthetic: pd.DataFrame, spec: ReleaseSpec, max_points: int = 2000
+    real: pd.DataFrame | None, synthetic: pd.DataFrame, spec: ReleaseSpec, max_points: int = 2000
 ) -> str:
-    """Both tables projected on the real table's first two principal axes (a sample of rows each)."""
-    fit = fidelity.fit_pca(real, spec, k=2)
+    """Rows projected on the first two principal axes (a sample of rows per table).
+
+    With `real`, both tables go on the real table's axes, so a shifted or squashed cloud
+    shows where the synthetic table departs; without it, the synthetic table's own axes.
+    """
+    fit = fidelity.fit_pca(synthetic if real is None else real, spec, k=2)
     rng = np.random.default_rng(0)
+    tables = [("synthetic", synthetic, _SYNTH)] if real is None else [("real", real, _REAL), ("synthetic", synthetic, _SYNTH)]
     fig, ax = plt.subplots(figsize=SIZE)
-    for label, table, colour in (("real", real, _REAL), ("synthetic", synthetic, _SYNTH)):
+    for label, table, colour in tables:
         rows = table.iloc[rng.permutation(len(table))[:max_points]]
         points = fit.project(rows, spec)
         ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.4, color=colour, label=label)

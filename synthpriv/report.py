@@ -2,8 +2,10 @@
 
 It is published next to the data, so it shows only what is safe to publish: the
 synthetic table's own statistics, the gate verdicts, epsilon and delta, and the scan's
-column verdicts (entity, role, score) without any value from the real table. Its plots are
-drawn from the synthetic table alone.
+column verdicts (entity, role, score) without any value from the real table. Its plots
+(per-column distributions, the association matrix, principal components) are drawn from
+the synthetic table alone. The private counterpart, which may compare with the real
+table, is `synthpriv.review`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from synthpriv import plots
 from synthpriv.spec import ColumnType, ReleaseSpec
 
-_ENV = Environment(
+#: The one template environment: every page synthpriv writes comes from `synthpriv/templates`.
+TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
     autoescape=select_autoescape(["html"]),
 )
@@ -46,10 +49,20 @@ def column_summaries(synthetic: pd.DataFrame, spec: ReleaseSpec) -> list[dict]:
     return rows
 
 
+def gate_verdicts(gates: dict[str, list[dict]]) -> list[dict]:
+    """One line per gate: passed only when every one of its checks passed."""
+    return [{"gate": gate, "passed": all(r["passed"] for r in results),
+             "checks": len(results), "failed": sum(not r["passed"] for r in results)}
+            for gate, results in gates.items()]
+
+
 def render(spec: ReleaseSpec, synthetic: pd.DataFrame, manifest: dict) -> str:
     """The report as HTML text."""
     gates = [g for results in manifest["gates"].values() for g in results]
-    return _ENV.get_template("report.html").render(
-        spec=spec, manifest=manifest, gates=gates, columns=column_summaries(synthetic, spec),
-        scan=manifest["scan"], plots=plots.column_distributions(None, synthetic, spec),
+    return TEMPLATES.get_template("report.html").render(
+        spec=spec, manifest=manifest, gates=gates, verdicts=gate_verdicts(manifest["gates"]),
+        columns=column_summaries(synthetic, spec), scan=manifest["scan"],
+        plots=plots.column_distributions(None, synthetic, spec),
+        correlations=plots.correlation_matrices(None, synthetic, spec),
+        components=plots.principal_components(None, synthetic, spec),
     )

@@ -4,6 +4,9 @@ Same layout and guarantees as `LocalStore`, under `s3://<bucket>/<prefix>/`:
 `<dataset>/<version>/data.parquet`, `report.html`, `manifest.json`, plus a `.claim`
 object per version and a `<dataset>/latest` pointer.
 
+* Before anything of a version is written, the server is made to grant read access on
+  `<prefix>/<dataset>/` to exactly the teams in the manifest's `readers` and to no one
+  else (`synthpriv.access`); if that fails, nothing is published.
 * A publish claims a fresh version with a create-only put (`If-None-Match: *`) of
   `<dataset>/<version>/.claim` holding the run id, so two publishers can never take
   the same version: the loser gets 412 and tries the next number.
@@ -18,7 +21,8 @@ object per version and a `<dataset>/latest` pointer.
   unfinished version instead of claiming another one.
 
 Credentials and endpoint come only from the environment (standard `AWS_*` variables,
-`AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`), never from code or the repository.
+`AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`; `SYNTHPRIV_S3_ADMIN_*` for the IAM calls),
+never from code or the repository.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import os
 import uuid
 from pathlib import Path
 
-
+from synthpriv.access import DEFAULT_READER_IDENTITY, ReaderAccess, iam_client_from_env
 from synthpriv.store import DATA, MANIFEST, REPORT, _VERSION, IntegrityError, Published, Store
 
 CLAIM = ".claim"
@@ -73,10 +77,25 @@ def client_from_env():
 class S3Store(Store):
     """A bucket (and optional key prefix) as the shared store."""
 
-    def __init__(self, bucket: str, prefix: str = "", client=None) -> None:
+    def __init__(self, bucket: str, prefix: str = "", client=None, access: ReaderAccess | None = None,
+                 reader_identity: str = DEFAULT_READER_IDENTITY) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.client = client if client is not None else client_from_env()
+        self._reader_access = access
+        self.reader_identity = reader_identity
+
+    @property
+    def access(self) -> ReaderAccess:
+        """Who may read, enforced by the server; its IAM client is built only when a publish needs it,
+        so readers never need admin credentials."""
+        if self._reader_access is None:
+            self._reader_access = ReaderAccess(iam_client_from_env(), self.bucket, self.prefix, self.reader_identity)
+        return self._reader_access
+
+    def check_readers(self, teams: list[str]) -> None:
+        """Raise AccessError unless every named team has an identity the server can grant access to."""
+        self.access.check(teams)
 
     # -- keys and low-level I/O ------------------------------------------------------
 
@@ -182,11 +201,16 @@ class S3Store(Store):
         return existing  # the same run finished this version concurrently
 
     def publish(self, dataset: str, run_id: str, data: Path, report: Path, manifest: dict) -> Published:
-        """Publish data and report under a new version; the manifest goes last, create-only."""
+        """Publish data and report under a new version; the manifest goes last, create-only.
+
+        Read access is set first, so no byte of the version is ever readable by a team the
+        manifest does not name; a retry of an already published run leaves access alone (a
+        later release may have changed it since)."""
         done = self.find_run(dataset, run_id)
         if done is not None:
             self._move_latest(dataset, done.version)  # an earlier attempt may have died before this
             return done
+        self.access.apply(dataset, manifest.get("readers", []))  # no readers named: no team may read
         blobs = {DATA: Path(data).read_bytes(), REPORT: Path(report).read_bytes()}
         version = self._claim(dataset, run_id)
         hashes = {name: self._upload(dataset, version, name, blob) for name, blob in blobs.items()}

@@ -24,18 +24,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from synthpriv import report, sample_data, synthesizers, validate
+from synthpriv import actions, dp_domain, report, review, sample_data, synthesizers, validate
 from synthpriv.domain import TableCodec
 from synthpriv.errors import BlockedError, InputError
 from synthpriv.gates import GateResult
-from synthpriv.gates import leakage
+from synthpriv.gates import attacks, leakage
 from synthpriv.gates import privacy as privacy_gate
 from synthpriv.gates import quality as quality_gate
 from synthpriv.ledger import SPENT, Cap, Charge, Ledger
 from synthpriv.load import fingerprint, read_table
 from synthpriv.scan import ColumnVerdict, scan_table
 from synthpriv.settings import Settings
-from synthpriv.spec import ReleaseSpec, load_spec
+from synthpriv.spec import Column, ReleaseSpec, load_spec
 from synthpriv.store import Published, Store, open_store
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 SOURCE, SCAN, MODEL, SYNTHETIC = "source.parquet", "scan.json", "model.pkl", "synthetic.parquet"
 TRAINING, HOLDOUT = "training.parquet", "holdout.parquet"
 GATES, DOMAIN, APPROVAL, REPORT, META = "gates.json", "domain_report.json", "approval.json", "report.html", "run.json"
+REVIEW = "review.html"
 TRAIN_ERROR = "train_error.txt"
 _LIBRARIES = ("smartnoise-synth", "opendp", "mbi", "great-expectations", "presidio-analyzer", "pandas")
 
@@ -76,7 +77,7 @@ class RunContext:
         return Ledger(self.settings.ledger_url)
 
     def store(self) -> Store:
-        return open_store(self.settings.store)
+        return open_store(self.settings.store, self.settings.reader_identity)
 
     def write_json(self, name: str, obj: object) -> Path:
         p = self.path(name)
@@ -92,7 +93,9 @@ class RunContext:
 def load(ctx: RunContext) -> dict:
     """Read the source into the workspace after checking its columns against the spec."""
     spec = ctx.spec
-    validate.check_environment(ctx.settings.workspace_root, ctx.settings.store)
+    actions.pseudonym_key(spec, ctx.settings.pseudonym_key)
+    validate.check_environment(ctx.settings.workspace_root, ctx.settings.store, spec.publish.readers,
+                               ctx.settings.reader_identity)
     if ctx.source_override:
         table, fp = read_table(ctx.source_override, spec.source.format), fingerprint(ctx.source_override)
     elif spec.source.sample is not None:
@@ -111,10 +114,15 @@ def load(ctx: RunContext) -> dict:
 
 
 def scan(ctx: RunContext) -> dict:
-    """Classify every column; stop on undeclared columns and on released columns that hold PII."""
+    """Classify every column; stop on undeclared columns and on released columns that hold PII.
+
+    A policy that pseudonymizes needs its key: a missing or short one stops the run here,
+    before the scan reads the source.
+    """
     spec = ctx.spec
+    actions.pseudonym_key(spec, ctx.settings.pseudonym_key)
     table = pd.read_parquet(ctx.path(SOURCE))
-    verdicts = scan_table(table, spec.pii.sample_size)
+    verdicts = scan_table(table, spec.pii.sample_size, recognizers=spec.pii.declared_recognizers())
     ctx.write_json(SCAN, [v.to_dict() for v in verdicts])
     undeclared = set(ctx.read_json(META)["undeclared_columns"])
     if undeclared and spec.pii.undeclared_columns == "block":
@@ -144,51 +152,86 @@ def scan(ctx: RunContext) -> dict:
     return {"uri": str(ctx.path(SCAN)), "flagged": [v.name for v in verdicts if v.entity]}
 
 
-def _dropped_by_policy(spec: ReleaseSpec, verdicts: list[ColumnVerdict]) -> list[str]:
-    actions = spec.pii.actions
-    return [
-        v.name for v in verdicts
-        if v.entity is not None and v.score >= spec.pii.min_score
-        and (actions.get(v.role) == "drop" or actions.get(v.entity) == "drop")
-    ]
-
-
 def protect(ctx: RunContext) -> dict:
-    """Check the released columns' values, then drop what the policy says and what is not released."""
+    """Check the released columns' values, apply the PII policy, and set the holdout aside.
+
+    Writes the private training copy (modelled columns mapped onto their released, public
+    domains), the released spec (the public metadata of exactly what is released, which
+    training, sampling and the gates use), `protection.json` (column -> applied action, no
+    values) and, for redacted text columns, a redacted copy that stays private and is never
+    released.
+    """
     spec = ctx.spec
+    key = actions.pseudonym_key(spec, ctx.settings.pseudonym_key)
+    verdicts = [ColumnVerdict(**v) for v in ctx.read_json(SCAN)]
+    protection = actions.protect_columns(spec, verdicts, key, recognizers=spec.pii.declared_recognizers())
     released = pd.read_parquet(ctx.path(SOURCE), columns=[c.name for c in spec.modelled_columns])
     validate.check_values(released, spec)
-    verdicts = [ColumnVerdict(**v) for v in ctx.read_json(SCAN)]
-    by_policy = _dropped_by_policy(spec, verdicts)
-    keep = [c.name for c in spec.modelled_columns if c.name not in by_policy]
-    table = released[keep]
+    table = protection.training_copy(released)
     holdout_rows = np.random.default_rng().permutation(len(table)) < round(len(table) * spec.gates.privacy.holdout_share)
     table[~holdout_rows].to_parquet(ctx.path(TRAINING), index=False)
     table[holdout_rows].to_parquet(ctx.path(HOLDOUT), index=False)
-    dropped = [c.name for c in spec.columns if c.name not in keep]
-    return {"uri": str(ctx.path(TRAINING)), "holdout_uri": str(ctx.path(HOLDOUT)), "dropped": dropped, "kept": keep}
+    if protection.redacted:
+        source = pd.read_parquet(ctx.path(SOURCE), columns=protection.redacted)
+        protection.redacted_copy(source).to_parquet(ctx.path(actions.REDACTED_FILE), index=False)
+    ctx.write_json(actions.RELEASED_SPEC_FILE, protection.released_spec.model_dump(mode="json"))
+    applied = protection.actions()
+    ctx.write_json(actions.PROTECTION_FILE, applied)
+    release = [c.name for c in protection.released_spec.columns]
+    return {
+        "uri": str(ctx.path(TRAINING)), "holdout_uri": str(ctx.path(HOLDOUT)),
+        "actions": applied, "released": release, "kept": list(table.columns),
+        "dropped": [c.name for c in spec.columns if c.name not in release],
+        "notes": [f"{name}: redacted for review, not released" for name in protection.redacted],
+    }
 
 
-def _synthesizer(spec: ReleaseSpec) -> synthesizers.Synthesizer:
-    p = spec.privacy
-    return synthesizers.create(p.synthesizer, p.epsilon, p.delta, p.options)
+def _plan(spec: ReleaseSpec) -> synthesizers.RunPlan:
+    """Every mechanism the run will use (DP domain estimation, then the synthesizer) and their total."""
+    try:
+        return synthesizers.plan(spec)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def reserve(ctx: RunContext) -> dict:
-    """Reserve the release's budget before any DP mechanism touches the data."""
+    """Reserve the release's whole spend before any DP mechanism touches the data.
+
+    The amount is what the planned mechanisms declare (estimation plus training), composed,
+    so the ledger holds exactly what the run will spend and nothing is assumed.
+    """
     spec = ctx.spec
-    spend = _synthesizer(spec).spend()
+    total = _plan(spec).total
     b = spec.privacy.budget
     r = ctx.ledger().reserve(
         spec.publish.dataset, ctx.run_id,
-        Charge(spend.epsilon, spend.delta, spend.mechanism, spend.rho),
+        Charge(total.epsilon, total.delta, total.mechanism, total.rho),
         Cap(b.epsilon, b.delta, b.renewal_days, b.composition),
     )
     return {"epsilon": r.epsilon, "delta": r.delta, "state": r.state}
 
 
+def _resolve_domains(ctx: RunContext, table: pd.DataFrame) -> list[Column]:
+    """The released columns' domains, estimating with DP those the spec marks `estimate`.
+
+    Estimation reads the data, so it runs only after the budget is marked spent. The
+    resolved domains replace the released spec's, so sampling, the gates and the reports
+    all see the same public domain the model was fitted on.
+    """
+    released = actions.read_released_spec(ctx.path(actions.RELEASED_SPEC_FILE))
+    columns = [c for c in released.modelled_columns if c.name in table.columns]
+    try:
+        resolved = dp_domain.resolve(columns, table, ctx.spec.privacy.delta)
+    except dp_domain.EstimationError as exc:
+        raise BlockedError(f"train: {exc}") from None
+    if any(c.estimated for c in columns):
+        estimated = dp_domain.to_json([r for r, c in zip(resolved, columns) if c.estimated])
+        ctx.write_json(actions.RELEASED_SPEC_FILE, dp_domain.apply(released, estimated).model_dump(mode="json"))
+    return resolved
+
+
 def train(ctx: RunContext) -> dict:
-    """Encode over the public domain, mark the budget spent, then fit the DP synthesizer.
+    """Mark the budget spent, resolve the public domain, encode over it, then fit the DP synthesizer.
 
     A retry after the model was saved reuses it: fitting again would run the mechanism a
     second time on the same budget. A retry after a run died mid-fit cannot know how far
@@ -196,9 +239,9 @@ def train(ctx: RunContext) -> dict:
     """
     spec = ctx.spec
     ledger, dataset = ctx.ledger(), spec.publish.dataset
-    model = _synthesizer(spec)
-    spend = model.spend()
-    summary = {"uri": str(ctx.path(MODEL)), "epsilon": spend.epsilon, "delta": spend.delta, "mechanism": spend.mechanism}
+    plan = _plan(spec)
+    total = plan.total
+    summary = {"uri": str(ctx.path(MODEL)), "epsilon": total.epsilon, "delta": total.delta, "mechanism": total.mechanism}
     reservation = ledger.get(dataset, ctx.run_id)
     if reservation is not None and reservation.state == SPENT:
         if ctx.path(MODEL).exists():
@@ -208,12 +251,12 @@ def train(ctx: RunContext) -> dict:
             "start a new run (its spend stays on the ledger)"
         )
     table = pd.read_parquet(ctx.path(TRAINING))
-    codec = TableCodec.from_columns([c for c in spec.modelled_columns if c.name in table.columns])
+    ledger.spend(dataset, ctx.run_id)
+    codec = TableCodec.from_columns(_resolve_domains(ctx, table))
     codes, outside = codec.encode(table)
     ctx.write_json(DOMAIN, {"out_of_domain_values": outside})
-    ledger.spend(dataset, ctx.run_id)
     try:
-        model.fit(codes, codec.cardinalities)
+        plan.synthesizer.fit(codes, codec.cardinalities)
     except Exception as exc:  # noqa: BLE001 - a library's message may quote data: keep it private
         ctx.path(TRAIN_ERROR).write_text(traceback.format_exc())
         raise BlockedError(
@@ -221,19 +264,29 @@ def train(ctx: RunContext) -> dict:
             f"and nothing was published; the trace is in the private workspace ({TRAIN_ERROR})"
         ) from None
     tmp = ctx.path(MODEL + ".tmp")
-    model.save(str(tmp))
+    plan.synthesizer.save(str(tmp))
     os.replace(tmp, ctx.path(MODEL))
     return summary
 
 
 def sample(ctx: RunContext) -> dict:
-    """Draw the declared number of rows; decoding and shuffling are DP post-processing."""
-    spec = ctx.spec
+    """Draw the declared number of rows over the released domains, then add the released identifier columns.
+
+    Decoding and shuffling are DP post-processing. Identifier columns the policy pseudonymizes
+    or fakes get one fresh token or fake per synthetic row, independent of the data; a fake
+    equal to any source identifier value is drawn again.
+    """
+    spec = actions.read_released_spec(ctx.path(actions.RELEASED_SPEC_FILE))
     model = synthesizers.Synthesizer.load(str(ctx.path(MODEL)))
     codes = model.sample(spec.synthesis.rows)
     codec = TableCodec.from_columns([c for c in spec.modelled_columns if c.name in codes.columns])
     rng = np.random.default_rng()
     table = codec.decode(codes, rng).iloc[rng.permutation(len(codes))].reset_index(drop=True)
+    if any(not c.modelled for c in spec.columns):
+        applied = ctx.read_json(actions.PROTECTION_FILE)
+        entities = {v["name"]: v["entity"] for v in ctx.read_json(SCAN)}
+        extra = actions.replacement_columns(spec, applied, entities, len(table), _identifier_values(ctx))
+        table = table.assign(**extra)[[c.name for c in spec.columns]]
     table.to_parquet(ctx.path(SYNTHETIC), index=False)
     return {"uri": str(ctx.path(SYNTHETIC)), "rows": len(table)}
 
@@ -250,35 +303,69 @@ def _record_gates(ctx: RunContext, gate: str, results: list[GateResult]) -> dict
 
 def _identifier_values(ctx: RunContext) -> frozenset[str]:
     """Every value of the source's identifier columns: declared ones, undeclared ones, and
-    released ones the scan flagged but the spec allowed."""
+    released ones the scan flagged but the spec allowed.
+
+    The spec's declared categories are public metadata, not identifiers: without removing
+    them, an allowed categorical column could never be released.
+    """
     flagged = {v["name"] for v in ctx.read_json(SCAN) if v["role"] == "direct_identifier"}
     declared = {c.name for c in ctx.spec.columns if c.type.value == "identifier"}
     columns = sorted(declared | flagged | set(ctx.read_json(META)["undeclared_columns"]))
     table = pd.read_parquet(ctx.path(SOURCE), columns=columns)
-    return frozenset(table.astype("string").stack().dropna())
+    public = {str(v).strip() for c in ctx.spec.columns if isinstance(c.categories, list) for v in c.categories}
+    return frozenset(table.astype("string").stack().dropna()) - public
 
 
 def check_privacy(ctx: RunContext) -> dict:
-    """Leakage checks of the synthetic table against the training rows and the holdout."""
-    spec = ctx.spec
+    """Leakage checks of the synthetic table against the training rows and the holdout: exact
+    copies, domain, PII rescan and canaries; distances; Anonymeter-style attacks.
+
+    Every check reads the released spec: the domains the training copy and the synthetic
+    table are actually over, after the PII policy and any DP domain estimation.
+    """
+    spec = actions.read_released_spec(ctx.path(actions.RELEASED_SPEC_FILE))
     synthetic = pd.read_parquet(ctx.path(SYNTHETIC))
     training, holdout = pd.read_parquet(ctx.path(TRAINING)), pd.read_parquet(ctx.path(HOLDOUT))
     g = spec.gates.privacy
     thresholds = leakage.LeakageThresholds(g.max_dcr_excess, g.min_nndr_mean, g.max_membership_auc)
     results = (privacy_gate.run(synthetic, training, spec, _identifier_values(ctx))
-               + leakage.run(synthetic, training, holdout, spec, thresholds))
+               + leakage.run(synthetic, training, holdout, spec, thresholds)
+               + attacks.run(synthetic, training, holdout, spec, g))
     return _record_gates(ctx, privacy_gate.GATE, results)
 
 
 def check_quality(ctx: RunContext) -> dict:
-    """The Great Expectations suite on the synthetic table."""
+    """The Great Expectations suite and the fidelity metrics, then the approver's private review.
+
+    Both read the released spec (the domains the training copy and the synthetic table are
+    over). The review is written before the verdict is recorded, pass or fail, so a blocked
+    run still leaves the reviewer the evidence of why.
+    """
+    spec = actions.read_released_spec(ctx.path(actions.RELEASED_SPEC_FILE))
     synthetic = pd.read_parquet(ctx.path(SYNTHETIC))
-    suite = quality_gate.load_suite(ctx.spec, ctx.spec_path)
-    return _record_gates(ctx, quality_gate.GATE, quality_gate.run(synthetic, ctx.spec, suite))
+    training, holdout = pd.read_parquet(ctx.path(TRAINING)), pd.read_parquet(ctx.path(HOLDOUT))
+    results = quality_gate.check(synthetic, training, holdout, spec, quality_gate.load_suite(spec, ctx.spec_path))
+    recorded = ctx.read_json(GATES) if ctx.path(GATES).exists() else {}
+    gates = {**recorded, quality_gate.GATE: [r.to_dict() for r in results]}
+    review_path = review.write(ctx.path(REVIEW), spec, ctx.run_id, training, synthetic, gates)
+    try:
+        summary = _record_gates(ctx, quality_gate.GATE, results)
+    except BlockedError as exc:
+        raise BlockedError(f"{exc}; the reviewer's report is review.html in the private workspace") from None
+    return {**summary, "review_uri": str(review_path)}
 
 
-def approve(ctx: RunContext, approver: str | None) -> dict:
-    """Record who approved; a spec that requires approval blocks without one."""
+def approve(ctx: RunContext, approver: str | None, *, approved: bool = True) -> dict:
+    """Record the reviewer's decision; a spec that requires approval blocks without an approver.
+
+    A rejection (Airflow's approval task passes `approved=False`) is recorded in the private
+    workspace as `rejection.json`, any earlier approval of the run is withdrawn, and the run
+    blocks: publish refuses a run without `approval.json`, so nothing is published.
+    """
+    if not approved:
+        ctx.path(APPROVAL).unlink(missing_ok=True)
+        ctx.write_json("rejection.json", {"rejected_by": approver or "unknown"})
+        raise BlockedError(f"approval: the release was rejected by {approver or 'an unknown reviewer'}")
     if ctx.spec.approval.required and not approver:
         raise BlockedError("approval: this release requires a reviewer's approval before publishing")
     record = {"approved_by": approver or "not required"}
@@ -301,6 +388,7 @@ def publish(ctx: RunContext) -> dict:
     if missing or failed:
         raise BlockedError(f"publish: gates missing ({', '.join(sorted(missing)) or 'none'}) or failed ({len(failed)})")
     reservation = next(e for e in ctx.ledger().summary(spec.publish.dataset)["entries"] if e["run_id"] == ctx.run_id)
+    released = actions.read_released_spec(ctx.path(actions.RELEASED_SPEC_FILE))
     synthetic = pd.read_parquet(ctx.path(SYNTHETIC))
     verdicts = ctx.read_json(SCAN)
     manifest = {
@@ -318,9 +406,10 @@ def publish(ctx: RunContext) -> dict:
         "columns": list(synthetic.columns),
         "readers": spec.publish.readers,
         "scan": verdicts,
+        "protection": ctx.read_json(actions.PROTECTION_FILE),
         "spec_name": spec.name,
     }
-    html = report.render(spec, synthetic, manifest)
+    html = report.render(released, synthetic, manifest)
     ctx.path(REPORT).write_text(html, encoding="utf-8")
     published: Published = ctx.store().publish(spec.publish.dataset, ctx.run_id, ctx.path(SYNTHETIC), ctx.path(REPORT), manifest)
     return {"dataset": published.dataset, "version": published.version, "uri": published.uri,

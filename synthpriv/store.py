@@ -6,6 +6,10 @@ writes the manifest last with an exclusive create, so a version exists for reade
 once it is complete and can never be overwritten. The `latest` pointer moves only after
 the manifest exists. A retry of the same run finds its own version and does not publish
 twice. This module owns all I/O to the store.
+
+Who may read a dataset is the manifest's `readers`. An S3 store also makes the server
+enforce it (`synthpriv.access`) before anything of the version is written; a folder store
+only records it, and the folder's file-system permissions are the operator's job.
 """
 
 from __future__ import annotations
@@ -69,6 +73,12 @@ class Store:
     def _uri(self, dataset: str, version: str) -> str:
         raise NotImplementedError
 
+    def check_readers(self, teams: list[str]) -> None:
+        """Raise unless every named reader team could be granted access by this store.
+
+        A folder store enforces nothing (readers go into the manifest, file-system
+        permissions are the operator's job), so every team passes here."""
+
     def find_run(self, dataset: str, run_id: str) -> Published | None:
         """The version a run already published, if any: what makes a retried publish a no-op."""
         for version in self.versions(dataset):
@@ -94,13 +104,18 @@ class Store:
         return pd.read_parquet(io.BytesIO(self.read_bytes(dataset, version, DATA)))
 
 
-def open_store(location: str) -> Store:
-    """The store at `location`: a folder, or `s3://bucket/prefix` on any S3-compatible server."""
+def open_store(location: str, reader_identity: str | None = None) -> Store:
+    """The store at `location`: a folder, or `s3://bucket/prefix` on any S3-compatible server.
+
+    `reader_identity` is the team -> IAM user convention an S3 store grants read access
+    by; None takes `Settings.from_env().reader_identity` (SYNTHPRIV_READER_IDENTITY)."""
     if location.startswith("s3://"):
         from synthpriv.s3store import S3Store
+        from synthpriv.settings import Settings
 
         bucket, _, prefix = location.removeprefix("s3://").partition("/")
-        return S3Store(bucket, prefix.strip("/"))
+        identity = reader_identity or Settings.from_env().reader_identity
+        return S3Store(bucket, prefix.strip("/"), reader_identity=identity)
     return LocalStore(location)
 
 

@@ -1,11 +1,21 @@
 """DP synthesizers behind one interface, fitted only on codes over a declared domain.
 
-smartnoise-synth does the DP work (MST and AIM from Private-PGM, noise from OpenDP). We
-hand it a transformer whose cardinalities come from the spec and that is already "fit",
-so the library's data-derived inference of types, categories and bounds never runs.
-The selection steps of MST and AIM draw from an exponential mechanism that the library
-samples with numpy's global generator; we route those draws through the operating
-system's generator instead, so no seed anywhere can make them predictable.
+smartnoise-synth does the DP work: MST and AIM (Private-PGM), MWEM, and the DP-SGD and
+PATE GANs (DPCTGAN, PATECTGAN). We hand it transformers whose cardinalities come from the
+spec and that are already "fit", so the library's data-derived inference of types,
+categories and bounds never runs. Where a library draws privacy-relevant randomness from a
+seedable generator we route it to the operating system or to OpenDP (see `docs/synthesis.md`
+for what each mechanism draws, and what stays seeded):
+
+* MST, AIM: the exponential mechanism's selections draw from `random.SystemRandom`;
+  Gaussian measurement noise is OpenDP's.
+* MWEM: selections draw from `random.SystemRandom`, Laplace noise is OpenDP's; its
+  histogram size comes from the declared cardinalities, never from the data's min and
+  max, and its row total is a DP count paid from its own epsilon.
+* DPCTGAN, PATECTGAN: the row sampler is unconditional and uniform (the library's
+  conditional sampler reads exact category frequencies from the data, which no accountant
+  covers) and draws from an OS-seeded numpy generator; DP-SGD noise comes from opacus'
+  generator, seeded from os.urandom; PATE vote noise is OpenDP's Laplace.
 
 Each synthesizer declares its privacy spend up front (`spend`), so the run adds up what
 the mechanisms say they cost rather than trusting a number written elsewhere.
@@ -13,8 +23,10 @@ the mechanisms say they cost rather than trusting a number written elsewhere.
 
 from __future__ import annotations
 
+import importlib
 import io
 import logging
+import math
 import random
 import warnings
 from contextlib import contextmanager, redirect_stdout
@@ -23,16 +35,22 @@ from typing import Callable, ClassVar, Iterator
 
 import dill
 import numpy as np
+import opendp.prelude as dp
 import pandas as pd
+import snsynth.mwem as _mwem_module
 import snsynth.utils as _snsynth_utils
 from snsynth.aim import AIMSynthesizer
 from snsynth.aim import aim as _aim_module
 from snsynth.mst import MSTSynthesizer
+from snsynth.mwem import Histogram, MWEMSynthesizer
 from snsynth.transform.base import ColumnTransformer
 from snsynth.transform.definitions import ColumnType
+from snsynth.transform.onehot import OneHotEncoder
 from snsynth.transform.table import TableTransformer
 
-from synthpriv import accounting
+from synthpriv import accounting, dp_domain
+from synthpriv.accounting import Spend
+from synthpriv.spec import Privacy, ReleaseSpec
 
 _OS_RANDOM = random.SystemRandom()
 log = logging.getLogger(__name__)
@@ -52,6 +70,7 @@ class _OsChoice:
 
 _aim_module.prng = _OsChoice()  # AIM's workload subsampling
 _snsynth_utils.prng = _OsChoice()  # the exponential mechanism AIM selects with
+_mwem_module.random = _OS_RANDOM  # MWEM's exponential mechanism calls random.random()
 
 
 @contextmanager
@@ -65,6 +84,9 @@ def _quiet_library() -> Iterator[None]:
     captured = io.StringIO()
     with warnings.catch_warnings(), redirect_stdout(captured):
         warnings.filterwarnings("ignore", message="Pandas dataframe inputs are deprecated")
+        warnings.filterwarnings("ignore", message="Secure RNG turned off")
+        warnings.filterwarnings("ignore", category=UserWarning, module="opacus")
+        warnings.filterwarnings("ignore", category=FutureWarning, module="torch")
         yield
     if captured.getvalue().strip():
         log.debug("synthesizer output: %s", captured.getvalue().strip())
@@ -100,23 +122,33 @@ class DeclaredCodes(ColumnTransformer):
         return int(val)
 
 
+class DeclaredOneHot(OneHotEncoder):
+    """One-hot over `size` declared codes, for the GANs: its width comes from the spec, not from max(data)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.max = size - 1
+        self.output_width = size
+        self._fit_complete = True
+
+    def _clear_fit(self) -> None:
+        """Nothing is ever fit from data, so there is nothing to clear."""
+
+    def _fit(self, val: int) -> None:  # pragma: no cover - never called: fit is complete
+        raise AssertionError("DeclaredOneHot must not be fit on data")
+
+
 class _OsRandomMST(MSTSynthesizer):
     def exponential_mechanism(self, q, eps, sensitivity, prng=None, monotonic=False):  # noqa: ANN001, ANN201
         return super().exponential_mechanism(q, eps, sensitivity, prng=_OsChoice(), monotonic=monotonic)
 
 
-@dataclass(frozen=True)
-class Spend:
-    """Privacy loss of one mechanism: (epsilon, delta), and its rho where it is zCDP."""
-
-    epsilon: float
-    delta: float
-    mechanism: str
-    rho: float | None = None
-
-
 class Synthesizer:
-    """Fit on integer codes with declared cardinalities; sample codes back."""
+    """Fit on integer codes with declared cardinalities; sample codes back.
+
+    `options` are the synthesizer's own parameters, checked against the table the spec
+    validates with (`Privacy.OPTIONS`), so an unknown or mistyped one is refused by name.
+    """
 
     name: ClassVar[str]
     _factory: ClassVar[Callable[..., object]]
@@ -125,11 +157,14 @@ class Synthesizer:
         self.epsilon = epsilon
         self.delta = delta
         self.options = dict(options or {})
+        problems = Privacy.option_problems(self.name, self.options)
+        if problems:
+            raise ValueError("; ".join(problems))
         self._model: object | None = None
         self._columns: list[str] = []
 
     def spend(self) -> Spend:
-        """What fitting will cost. Preprocessing is free: every domain is public metadata."""
+        """What fitting will cost: MST and AIM run at the zCDP rho that meets (epsilon, delta)."""
         return Spend(self.epsilon, self.delta, f"smartnoise-synth {self.name} (zCDP)",
                      accounting.rho_for(self.epsilon, self.delta))
 
@@ -142,12 +177,7 @@ class Synthesizer:
         self._columns = list(codes.columns)
 
     def sample(self, rows: int) -> pd.DataFrame:
-        """Draw `rows` coded rows i.i.d. from the fitted model: pure post-processing.
-
-        mbi's default "round" sampler fills each column by the rows' rank within their parent
-        group, which makes sibling columns correlate through row order (on the demo table it
-        triples the 2-way marginal error); independent draws do not.
-        """
+        """Draw `rows` coded rows from the fitted model: pure post-processing."""
         if self._model is None:
             raise RuntimeError("sample() before fit()")
         with _quiet_library():
@@ -168,6 +198,13 @@ class Synthesizer:
 
 
 class MST(Synthesizer):
+    """Private-PGM's MST. Rows are drawn i.i.d. from the fitted model.
+
+    mbi's default "round" sampler fills each column by the rows' rank within their parent
+    group, which makes sibling columns correlate through row order (on the demo table it
+    triples the 2-way marginal error); independent draws do not.
+    """
+
     name = "mst"
     _factory = _OsRandomMST
 
@@ -177,12 +214,265 @@ class MST(Synthesizer):
 
 
 class AIM(Synthesizer):
+    """Private-PGM's AIM, the default: workload-aware, and the best per epsilon on published benchmarks."""
+
     name = "aim"
     _factory = AIMSynthesizer
 
     def _draw(self, rows: int) -> np.ndarray:
         data = self._model.synthesizer.synthetic_data(rows=rows, method="sample")
         return data.df[[f"col{i}" for i in range(len(self._columns))]].to_numpy()
+
+
+class _DeclaredMWEM(MWEMSynthesizer):
+    """smartnoise's MWEM with its two data-derived shortcuts replaced.
+
+    The library sizes each histogram from the data's per-column min and max (a rare top
+    code would change the domain) and starts from the exact row count (not DP under
+    add/remove neighbours). Here sizes are the declared cardinalities and the total is a
+    DP count, paid for separately.
+    """
+
+    def __init__(self, sizes: list[int], rows: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._sizes = sizes
+        self._rows = rows
+
+    def _histogram_from_data_attributes(self, data, splits=()):  # noqa: ANN001, ANN201 - library signature
+        histograms = []
+        for split in splits:
+            dims = [self._sizes[i] for i in split]
+            for i in split:
+                self.mins_maxes[str(i)] = (0, self._sizes[i] - 1)
+                self.scale[str(i)] = 1
+            flat = np.ravel_multi_index(tuple(data[:, i].astype(np.int64) for i in split), dims)
+            counts = np.bincount(flat, minlength=math.prod(dims)).reshape(dims).astype(np.float64)
+            histograms.append(Histogram(counts, dims, dims, split))
+        return histograms
+
+    def _initialize_a(self, histogram, dimensions):  # noqa: ANN001, ANN201 - library signature
+        return np.full(histogram.shape, self._rows / math.prod(dimensions), dtype=np.float64)
+
+
+def _splits(cardinalities: list[int], max_cells: int) -> list[list[int]]:
+    """Consecutive column groups whose joint histogram has at most `max_cells` cells.
+
+    MWEM keeps one dense histogram per group and treats groups as independent, so this
+    trades cross-group correlations for memory; it depends on the declared sizes only.
+    """
+    groups: list[list[int]] = [[]]
+    cells = 1
+    for i, k in enumerate(cardinalities):
+        if groups[-1] and cells * k > max_cells:
+            groups.append([])
+            cells = 1
+        groups[-1].append(i)
+        cells *= k
+    return groups
+
+
+class MWEM(Synthesizer):
+    """MWEM (Hardt, Ligett, McSherry 2012): pure epsilon-DP, for small domains.
+
+    `count_share` of epsilon (default 5%) buys a DP row total; the rest runs MWEM. Without
+    `iterations` or `marginal_width`, both follow the library's own rule, applied to the
+    DP total instead of the exact one.
+    """
+
+    name = "mwem"
+    DEFAULT_COUNT_SHARE = 0.05
+    DEFAULT_MAX_CELLS = 10_000
+
+    def _shares(self) -> tuple[float, float]:
+        count_eps = self.epsilon * float(self.options.get("count_share", self.DEFAULT_COUNT_SHARE))
+        return count_eps, self.epsilon - count_eps
+
+    def spend(self) -> Spend:
+        count_eps, mwem_eps = self._shares()
+        count = accounting.pure(float(dp_domain.count_measurement(count_eps).map(1)), "OpenDP discrete Laplace row count")
+        return accounting.compose([count, accounting.pure(mwem_eps, "smartnoise-synth mwem (pure DP)")])
+
+    def fit(self, codes: pd.DataFrame, cardinalities: list[int]) -> None:
+        count_eps, mwem_eps = self._shares()
+        rows, _ = dp_domain.noisy_count(len(codes), count_eps)
+        rows = max(rows, 1)
+        o = self.options
+        iterations = int(o.get("iterations", int(np.ceil(np.log10(max(rows, 10)))) * 10))
+        model = _DeclaredMWEM(
+            cardinalities, rows, epsilon=mwem_eps, iterations=iterations,
+            q_count=o.get("q_count"), marginal_width=int(o.get("marginal_width", 3 if rows > 10_000 else 2)),
+            mult_weights_iterations=int(o.get("mult_weights_iterations", 20)),
+            splits=_splits(cardinalities, int(o.get("max_cells", self.DEFAULT_MAX_CELLS))),
+        )
+        transformer = TableTransformer([DeclaredCodes(k) for k in cardinalities])
+        with _quiet_library():
+            model.fit(codes.to_numpy(dtype=np.int64), transformer=transformer, preprocessor_eps=0.0)
+        # keep only the synthetic histograms: the real ones are the data, and must not be saved with the model
+        model.synthetic_histograms = [(synth, None, split) for synth, _real, split in model.synthetic_histograms]
+        model.data = model.histograms = model.real_data = None
+        self._model = model
+        self._columns = list(codes.columns)
+
+    def _draw(self, rows: int) -> np.ndarray:
+        rng = np.random.default_rng()  # post-processing of a DP histogram: any generator will do
+        out = np.zeros((rows, len(self._columns)), dtype=np.int64)
+        for synth, _, split in self._model.synthetic_histograms:
+            p = np.ravel(synth) / synth.sum()
+            cells = rng.choice(p.size, size=rows, p=p)
+            for j, col in zip(np.unravel_index(cells, synth.shape), split):
+                out[:, col] = j
+        return out
+
+
+class _UniformRows:
+    """The GANs' row sampler without its data-derived conditional vectors.
+
+    The library's `DataSampler` draws conditions from the exact category frequencies of the
+    data and then picks real rows holding that category, so rare values are oversampled and
+    the frequencies leak into every generated batch; no accountant covers either. This one
+    draws rows uniformly at random (what the DP-SGD accountant assumes) from a numpy
+    generator seeded by the OS, and offers no conditions.
+    """
+
+    def __init__(self, data: np.ndarray, transformers: object, *_: object, **__: object) -> None:
+        self._data = data
+        self._rng = np.random.default_rng()
+
+    def sample_condvec(self, batch: int) -> None:
+        return None
+
+    def sample_original_condvec(self, batch: int) -> None:
+        return None
+
+    def sample_data(self, n: int, col: object, opt: object) -> np.ndarray:
+        return self._data[self._rng.integers(len(self._data), size=n)]
+
+    def dim_cond_vec(self) -> int:
+        return 0
+
+    @property
+    def discrete_column_category_prob(self) -> None:
+        return None
+
+
+@contextmanager
+def _uniform_rows(module: object) -> Iterator[None]:
+    """Swap a GAN module's `DataSampler` for `_UniformRows` while it trains."""
+    original = module.DataSampler
+    module.DataSampler = _UniformRows
+    try:
+        yield
+    finally:
+        module.DataSampler = original
+
+
+def _os_pate(data, teachers, lap_scale, device="cpu"):  # noqa: ANN001, ANN201 - library signature
+    """PATE's noisy vote, with OpenDP's Laplace noise instead of numpy's seedable global generator."""
+    import torch
+
+    labels = torch.stack([(t(data) > 0.5).type(torch.int64).squeeze() for t in teachers])
+    votes = labels.sum(dim=0).unsqueeze(1).type(torch.DoubleTensor).to(device)
+    laplace = dp.m.make_laplace(dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.l1_distance(T=float),
+                                1.0 / lap_scale)
+    noisy = torch.tensor(laplace(votes.squeeze(1).tolist()), dtype=torch.float64).unsqueeze(1).to(device)
+    return (noisy > len(teachers) / 2).type(torch.DoubleTensor).to(device), votes
+
+
+class _Gan(Synthesizer):
+    """A smartnoise GAN fitted on one-hot declared codes, unconditionally (see `_UniformRows`)."""
+
+    _module: ClassVar[str]
+
+    def spend(self) -> Spend:
+        """(epsilon, delta) from the library's own accountant; it gives no zCDP rho."""
+        return Spend(self.epsilon, self.delta, f"smartnoise-synth {self.name} (RDP accountant)")
+
+    def _kwargs(self, rows: int) -> dict[str, object]:
+        return dict(self.options)
+
+    def fit(self, codes: pd.DataFrame, cardinalities: list[int]) -> None:
+        module = importlib.import_module(self._module)
+        model = type(self)._factory(epsilon=self.epsilon, delta=self.delta, cuda=False, verbose=False,
+                                    **self._kwargs(len(codes)))
+        transformer = TableTransformer([DeclaredOneHot(k) for k in cardinalities])
+        with _quiet_library(), _uniform_rows(module):
+            model.fit(codes.to_numpy(dtype=np.int64), transformer=transformer, preprocessor_eps=0.0)
+        for sampler in (getattr(model, "_data_sampler", None), getattr(model, "cond_generator", None)):
+            if sampler is not None:
+                sampler._data = None  # the training rows must not be saved with the model
+        self._model = model
+        self._columns = list(codes.columns)
+
+    def _draw(self, rows: int) -> np.ndarray:
+        return np.asarray(self._model.sample(rows), dtype=np.int64).reshape(rows, len(self._columns))
+
+
+def _dpctgan(**kwargs: object) -> object:
+    from snsynth.pytorch.nn.dpctgan import DPCTGAN as Model
+
+    return Model(**kwargs)
+
+
+def _patectgan(**kwargs: object) -> object:
+    import snsynth.pytorch.nn.patectgan as module
+
+    module.pate = _os_pate
+    return module.PATECTGAN(**kwargs)
+
+
+class DPCTGAN(_Gan):
+    """smartnoise's DP-SGD CTGAN, with its epoch count fixed before training from the budget.
+
+    The library checks its accountant at the start of each epoch, so the last epoch can
+    overshoot epsilon. Here the number of epochs is the largest one (up to `epochs`,
+    default 300) whose opacus RDP accounting stays within (epsilon, delta) for the training
+    table's size, computed before the first step.
+    """
+
+    name = "dpctgan"
+    _factory = staticmethod(_dpctgan)
+    _module = "snsynth.pytorch.nn.dpctgan"
+    _ORDERS = [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64))  # the library's own
+
+    def _kwargs(self, rows: int) -> dict[str, object]:
+        kwargs = {"epochs": 300, "batch_size": 500, "sigma": 5.0, "max_per_sample_grad_norm": 1.0, **self.options}
+        kwargs["epochs"] = self.affordable_epochs(rows, int(kwargs["batch_size"]), float(kwargs["sigma"]),
+                                                  int(kwargs["epochs"]))
+        return kwargs
+
+    def _epsilon_after(self, epochs: int, rows: int, batch: int, sigma: float) -> float:
+        from opacus import privacy_analysis
+
+        # two optimizer steps per batch (fake, then real), each accounted at rate batch / rows
+        steps = 2 * max(rows // batch, 1) * epochs
+        rdp = privacy_analysis.compute_rdp(min(batch / rows, 1.0), sigma, steps, self._ORDERS)
+        return float(privacy_analysis.get_privacy_spent(self._ORDERS, rdp, self.delta)[0])
+
+    def affordable_epochs(self, rows: int, batch: int, sigma: float, requested: int) -> int:
+        """The most epochs, up to `requested`, that (epsilon, delta) pays for."""
+        lo, hi = 0, requested
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._epsilon_after(mid, rows, batch, sigma) <= self.epsilon:
+                lo = mid
+            else:
+                hi = mid - 1
+        if lo == 0:
+            raise ValueError(f"dpctgan: epsilon {self.epsilon} does not pay for one epoch at sigma {sigma} "
+                             f"and batch_size {batch}; raise epsilon or sigma")
+        return lo
+
+
+class PATECTGAN(_Gan):
+    """smartnoise's PATE CTGAN. Its accountant is data-dependent (it reads the teachers' vote
+    margins) and it stops on that estimate, so the spec must opt in explicitly."""
+
+    name = "patectgan"
+    _factory = staticmethod(_patectgan)
+    _module = "snsynth.pytorch.nn.patectgan"
+
+    def _kwargs(self, rows: int) -> dict[str, object]:
+        return {k: v for k, v in self.options.items() if k != "accept_data_dependent_accounting"}
 
 
 REGISTRY: dict[str, type[Synthesizer]] = {}
@@ -196,8 +486,8 @@ def register(cls: type[Synthesizer]) -> type[Synthesizer]:
     return cls
 
 
-register(MST)
-register(AIM)
+for _cls in (MST, AIM, MWEM, DPCTGAN, PATECTGAN):
+    register(_cls)
 
 
 def create(name: str, epsilon: float, delta: float, options: dict[str, object] | None = None) -> Synthesizer:
@@ -208,4 +498,36 @@ def create(name: str, epsilon: float, delta: float, options: dict[str, object] |
     return cls(epsilon, delta, options)
 
 
-__all__ = ["AIM", "MST", "REGISTRY", "Spend", "Synthesizer", "create", "register"]
+@dataclass(frozen=True)
+class RunPlan:
+    """Every mechanism a run will use, each with its declared spend, and their total.
+
+    The ledger reserves `total`; nothing else may be charged, and nothing else may run.
+    """
+
+    estimation: tuple[Spend, ...]
+    synthesizer: Synthesizer
+    total: Spend
+
+
+def plan(spec: ReleaseSpec) -> RunPlan:
+    """Split the release's (epsilon, delta) between DP domain estimation and the synthesizer.
+
+    Estimation spends what each `estimate` column declares; the synthesizer gets the rest
+    of epsilon and of delta. The total is composed from what the mechanisms declare, so it
+    never exceeds the spec's (epsilon, delta), and the ledger reserves exactly it.
+    """
+    p = spec.privacy
+    columns = list(spec.modelled_columns)
+    estimation = dp_domain.estimation_spends(columns, p.delta)
+    epsilon = p.epsilon - math.fsum(s.epsilon for s in estimation)
+    delta = p.delta - math.fsum(s.delta for s in estimation)
+    if epsilon <= 0:
+        raise ValueError(f"privacy.epsilon {p.epsilon} leaves nothing for the synthesizer after the columns' "
+                         "estimate_epsilon; lower those or raise epsilon")
+    model = create(p.synthesizer, epsilon, delta, p.options)
+    return RunPlan(tuple(estimation), model, accounting.compose([*estimation, model.spend()]))
+
+
+__all__ = ["AIM", "DPCTGAN", "MST", "MWEM", "PATECTGAN", "REGISTRY", "RunPlan", "Spend", "Synthesizer",
+           "create", "plan", "register"]

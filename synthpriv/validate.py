@@ -12,10 +12,12 @@ import errno
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from synthpriv.access import AccessError
 from synthpriv.domain import ColumnCodec
 from synthpriv.errors import InputError
 from synthpriv.spec import ReleaseSpec
@@ -59,6 +61,8 @@ def check_values(table: pd.DataFrame, spec: ReleaseSpec) -> None:
         if present == 0:
             problems.append(f"columns[{col.name}]: has no values at all")
             continue
+        if col.estimated:
+            continue  # no public domain to check against yet: DP estimation sets it when training
         _, outside = ColumnCodec(col.model_copy(update={"nullable": True})).encode(values)
         share = outside / present
         if share > limit:
@@ -71,13 +75,24 @@ def check_values(table: pd.DataFrame, spec: ReleaseSpec) -> None:
         raise InputError("; ".join(problems))
 
 
-def check_environment(workspace_root: Path, store: str) -> None:
-    """The store can be written and the workspace has room: fail before reading any data."""
+def check_environment(
+    workspace_root: Path, store: str, readers: Sequence[str] = (), reader_identity: str | None = None
+) -> None:
+    """The store can be written, every reader team can be granted access, and the workspace has
+    room: fail before reading any data, so a typo in a team name never costs privacy budget."""
     problems = []
     try:
-        open_store(store).probe()
+        target = open_store(store, reader_identity)
+        target.probe()
     except Exception as exc:  # noqa: BLE001 - any failure to write the store stops the run here
         problems.append(f"store: cannot write to {store} ({getattr(exc, 'strerror', None) or type(exc).__name__})")
+    else:
+        try:
+            target.check_readers(list(readers))
+        except AccessError as exc:
+            problems.append(str(exc))
+        except Exception as exc:  # noqa: BLE001 - the server could not be asked: fail closed
+            problems.append(f"access: cannot check the reader teams on {store} ({type(exc).__name__})")
     try:
         workspace_root.mkdir(parents=True, exist_ok=True)
         probe = workspace_root / f".synthpriv-probe-{uuid.uuid4().hex}"

@@ -1,11 +1,14 @@
 """A real SeaweedFS S3 server for tests: `weed mini` bound to 127.0.0.1 on free ports.
 
-Credentials are generated per session (never committed) and handed to SeaweedFS through
-its `-s3.config` identities file:
+Set up the way an operator would for synthpriv:
 
-* `admin`: full access;
-* `team-analytics`: may only Read (and List) under `<bucket>/<ANALYTICS_PREFIX>`;
-* `team-other`: may only Read (and List) under `<bucket>/<OTHER_PREFIX>`.
+* `admin` (full access, IAM admin) is the only identity in the static `-s3.config` file,
+  its credentials generated per session (never committed);
+* the embedded IAM API on the S3 port is writable (`-s3.iam.readOnly=false`);
+* one IAM user per team in `TEAMS` (`team-analytics`, ...) is created through that API
+  with its own access key and no grants at all: whatever a team may read, synthpriv's
+  publish granted. (SeaweedFS ignores IAM policies on identities from the static file,
+  which is why the teams are IAM users.)
 
 Use the `s3_server` fixture (session scope) from a test module:
 
@@ -29,8 +32,7 @@ from pathlib import Path
 import pytest
 
 BUCKET = "releases"
-ANALYTICS_PREFIX = "analytics"
-OTHER_PREFIX = "other"
+TEAMS = ("analytics", "data-science", "other")
 
 
 @dataclass
@@ -72,6 +74,14 @@ class S3Server:
                           connect_timeout=5, read_timeout=30),
         )
 
+    def iam(self, who: str = "admin"):
+        """A boto3 IAM client on the embedded IAM API, signed as `who`."""
+        import boto3
+
+        ident = self.identities[who]
+        return boto3.client("iam", endpoint_url=self.endpoint, aws_access_key_id=ident.access_key,
+                            aws_secret_access_key=ident.secret_key, region_name="us-east-1")
+
     def env(self, who: str = "admin") -> dict[str, str]:
         return self.identities[who].env(self.endpoint)
 
@@ -106,39 +116,34 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-def _identities() -> dict[str, Identity]:
-    def make(name: str) -> Identity:
-        return Identity(name, "T" + secrets.token_hex(9).upper(), secrets.token_urlsafe(30))
-
-    return {name: make(name) for name in ("admin", "team-analytics", "team-other")}
+def _admin() -> Identity:
+    return Identity("admin", "T" + secrets.token_hex(9).upper(), secrets.token_urlsafe(30))
 
 
-def s3_config(identities: dict[str, Identity], bucket: str = BUCKET) -> dict:
-    """The SeaweedFS `-s3.config` identities document."""
+def s3_config(admin: Identity) -> dict:
+    """The SeaweedFS `-s3.config` identities document: the admin only."""
+    return {"identities": [{
+        "name": admin.name,
+        "credentials": [{"accessKey": admin.access_key, "secretKey": admin.secret_key}],
+        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+    }]}
 
-    def entry(ident: Identity, actions: list[str]) -> dict:
-        return {
-            "name": ident.name,
-            "credentials": [{"accessKey": ident.access_key, "secretKey": ident.secret_key}],
-            "actions": actions,
-        }
 
-    return {
-        "identities": [
-            entry(identities["admin"], ["Admin", "Read", "List", "Tagging", "Write"]),
-            entry(identities["team-analytics"],
-                  [f"Read:{bucket}/{ANALYTICS_PREFIX}/*", f"List:{bucket}/{ANALYTICS_PREFIX}/*"]),
-            entry(identities["team-other"],
-                  [f"Read:{bucket}/{OTHER_PREFIX}/*", f"List:{bucket}/{OTHER_PREFIX}/*"]),
-        ]
-    }
+def _create_teams(server: S3Server) -> None:
+    """One IAM user and access key per team, as an operator would create them."""
+    iam = server.iam("admin")
+    for team in TEAMS:
+        name = f"team-{team}"
+        iam.create_user(UserName=name)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        server.identities[name] = Identity(name, key["AccessKeyId"], key["SecretAccessKey"])
 
 
 def start_server(workdir: Path, timeout: float = 60.0) -> S3Server:
     weed = weed_binary()
-    identities = _identities()
+    admin = _admin()
     config = workdir / "s3.json"
-    config.write_text(json.dumps(s3_config(identities), indent=2))
+    config.write_text(json.dumps(s3_config(admin), indent=2))
     os.chmod(config, 0o600)
     data = workdir / "data"
     data.mkdir()
@@ -146,7 +151,7 @@ def start_server(workdir: Path, timeout: float = 60.0) -> S3Server:
 
     # Each gRPC port is set explicitly; everything we do not need is switched off.
     (master, volume, filer, s3, master_g, volume_g, filer_g, s3_g,
-     metrics, debug, admin, admin_g) = _free_ports(12)
+     metrics, debug, admin_port, admin_g) = _free_ports(12)
     args = [
         weed, "mini",
         f"-dir={data}",
@@ -155,10 +160,10 @@ def start_server(workdir: Path, timeout: float = 60.0) -> S3Server:
         f"-volume.port={volume}", f"-volume.port.grpc={volume_g}",
         f"-filer.port={filer}", f"-filer.port.grpc={filer_g}",
         f"-s3.port={s3}", f"-s3.port.grpc={s3_g}",
-        f"-s3.config={config}",
+        f"-s3.config={config}", "-s3.iam.readOnly=false",
         "-s3.port.iceberg=0", "-s3.port.lance=0",
         "-webdav=false", "-admin.ui=false",
-        f"-admin.port={admin}", f"-admin.port.grpc={admin_g}",
+        f"-admin.port={admin_port}", f"-admin.port.grpc={admin_g}",
         "-master.telemetry=false",
         "-metricsIp=127.0.0.1", f"-metricsPort={metrics}",
         f"-debug.port={debug}",
@@ -171,7 +176,7 @@ def start_server(workdir: Path, timeout: float = 60.0) -> S3Server:
                             start_new_session=True)
     fh.close()
     endpoint = f"http://127.0.0.1:{s3}"
-    server = S3Server(endpoint, BUCKET, identities, workdir, log, proc)
+    server = S3Server(endpoint, BUCKET, {"admin": admin}, workdir, log, proc)
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     client = server.client("admin")
@@ -186,12 +191,19 @@ def start_server(workdir: Path, timeout: float = 60.0) -> S3Server:
             client.put_object(Bucket=BUCKET, Key=".ready", Body=b"ok")
             client.get_object(Bucket=BUCKET, Key=".ready")["Body"].read()
             client.delete_object(Bucket=BUCKET, Key=".ready")
-            return server
+            break
         except Exception as exc:  # not up yet
             last = exc
             time.sleep(0.3)
-    stop_server(server)
-    raise RuntimeError(f"SeaweedFS S3 did not come up: {last!r}\n{log.read_text()[-4000:]}")
+    else:
+        stop_server(server)
+        raise RuntimeError(f"SeaweedFS S3 did not come up: {last!r}\n{log.read_text()[-4000:]}")
+    try:
+        _create_teams(server)
+    except Exception:
+        stop_server(server)
+        raise
+    return server
 
 
 def stop_server(server: S3Server) -> None:

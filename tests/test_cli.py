@@ -117,7 +117,8 @@ def test_release_publishes_new_versions_with_manifest_and_spends_budget(capsys, 
     assert manifest["synthesizer"]["name"] == "mst"
     assert {g["metric"] for g in manifest["gates"]["privacy"]} == {
         "exact_match_rate", "out_of_domain_rate", "pii_columns_on_rescan", "identifier_values_copied",
-        "dcr_excess", "nndr_mean", "membership_auc"}
+        "dcr_excess", "nndr_mean", "membership_auc", "canaries_found", "singling_out_risk", "linkability_risk",
+        "inference_risk"}
     assert all(g["passed"] for rs in manifest["gates"].values() for g in rs)
     assert manifest["source_fingerprint"].startswith("sha256:")
     assert not any(p.exists() for p in (settings.workspace_root / "demo_customers").iterdir())
@@ -188,5 +189,5 @@ def test_public_report_shows_synthetic_plots_and_no_real_values(tmp_path):
                 "synthesizer": {"mechanism": "mst"}, "approved_by": "x", "readers": [], "source_fingerprint": "sha256:0",
                 "columns": list(synthetic.columns), "libraries": {}}
     html = report.render(spec, synthetic, manifest)
-    assert html.count("data:image/png;base64,") == len(spec.modelled_columns)
+    assert html.count("data:image/png;base64,") == len(spec.modelled_columns) + 2  # distributions, association matrix, PCA
     assert not any(v in html for v in real[["email", "full_name", "ssn"]].astype(str).to_numpy().ravel())

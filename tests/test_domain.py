@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from synthpriv.domain import ColumnCodec, TableCodec
@@ -66,3 +67,9 @@ def test_table_domain_is_identical_whatever_the_data():
     b, outside = codec.encode(odd)
     assert outside == {"c": 1, "n": 1}
     assert b.max().tolist() <= [2, 7] and list(a.columns) == list(b.columns)
+
+
+def test_a_domain_still_to_be_estimated_has_no_codes_yet():
+    col = Column(name="x", type="float", bounds="estimate", estimate_epsilon=0.1)
+    with pytest.raises(ValueError, match="x is still to be estimated"):
+        TableCodec.from_columns([col])

@@ -1,4 +1,4 @@
-"""Report figures are embeddable base64 PNG data URIs."""
+"""Report figures are embeddable base64 PNG data URIs; the public ones read the synthetic table only."""
 
 from __future__ import annotations
 
@@ -49,3 +49,17 @@ def test_correlation_matrices_and_principal_components(tables):
     real, synthetic = tables
     assert _is_png(plots.correlation_matrices(real, synthetic, SPEC))
     assert _is_png(plots.principal_components(real, synthetic, SPEC))
+
+
+def test_public_association_matrix_and_components_need_no_real_table(tables, monkeypatch):
+    _, synthetic = tables
+    seen = []
+    original = plots.fidelity.association_matrix
+    monkeypatch.setattr(plots.fidelity, "association_matrix", lambda t, s: seen.append(len(t)) or original(t, s))
+    assert _is_png(plots.correlation_matrices(None, synthetic, SPEC))
+    assert seen == [len(synthetic)]  # one panel, drawn from the synthetic table alone
+    fitted = []
+    original_fit = plots.fidelity.fit_pca
+    monkeypatch.setattr(plots.fidelity, "fit_pca", lambda t, s, k: fitted.append(t) or original_fit(t, s, k))
+    assert _is_png(plots.principal_components(None, synthetic, SPEC))
+    assert len(fitted) == 1 and fitted[0] is synthetic  # axes of the synthetic table itself

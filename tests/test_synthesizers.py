@@ -1,48 +1,68 @@
-"""Synthesizers see only declared code spaces, and their selection noise is not seedable."""
+"""Synthesizers see only declared code spaces, declare their spend, and their privacy noise is not seedable."""
 
 from __future__ import annotations
+
+import random
+import typing
 
 import numpy as np
 import pandas as pd
 import pytest
+import snsynth.mwem
 import snsynth.utils
+import torch
 
 from synthpriv import synthesizers
-from synthpriv.domain import TableCodec
-from synthpriv.spec import Column
+from synthpriv.errors import SpecError
+from synthpriv.ledger import Ledger
+from synthpriv.spec import Privacy, load_spec, parse_spec
+from synthpriv.stages import RunContext, reserve
 
-COLUMNS = [
-    Column(name="colour", type="categorical", categories=["red", "green", "blue"]),
-    Column(name="size", type="integer", bounds=(0, 100), bins=5),
-]
+from .conftest import demo_spec_dict
+
+CARDINALITIES = [4, 6, 5]
 
 
-def _table(n: int = 400) -> pd.DataFrame:
+def _codes(n: int = 600) -> pd.DataFrame:
+    """Codes that never use the top code of any column: a data-derived domain would shrink."""
     rng = np.random.default_rng(3)
-    return pd.DataFrame({"colour": rng.choice(["red", "green", "blue"], n), "size": rng.integers(0, 101, n)})
+    return pd.DataFrame({"a": rng.integers(0, 3, n), "b": rng.integers(0, 5, n), "c": rng.integers(0, 4, n)})
 
 
-@pytest.mark.slow
-def test_a_record_with_a_new_value_or_outlier_changes_nothing_in_the_output_domain():
-    codec = TableCodec.from_columns(COLUMNS)
-    base = _table()
-    extra = pd.concat([base, pd.DataFrame({"colour": ["ultraviolet-unique"], "size": [10**9]})], ignore_index=True)
-    for table in (base, extra):
-        codes, _ = codec.encode(table)
-        for _ in range(2):
-            model = synthesizers.create("mst", 1.0, 1e-9)
-            model.fit(codes, codec.cardinalities)
-            out = codec.decode(model.sample(300), np.random.default_rng())
-            assert list(out.columns) == ["colour", "size"]
-            assert set(out["colour"]) <= {"red", "green", "blue", "OTHER"}
-            assert "ultraviolet-unique" not in set(out["colour"])
-            assert out["size"].between(0, 100).all()
+def test_registry_spec_choices_and_option_tables_agree():
+    literal = typing.get_args(Privacy.model_fields["synthesizer"].annotation)
+    assert set(synthesizers.REGISTRY) == set(literal) == set(Privacy.OPTIONS)
 
 
-def test_spend_is_declared_by_the_mechanism():
-    model = synthesizers.create("mst", 0.5, 1e-8)
-    spend = model.spend()
-    assert (spend.epsilon, spend.delta) == (0.5, 1e-8) and "mst" in spend.mechanism
+def test_aim_is_the_default_synthesizer():
+    assert Privacy(epsilon=1.0, budget={"epsilon": 2.0}).synthesizer == "aim"
+
+
+def test_unknown_or_mistyped_options_are_refused_by_name():
+    raw = demo_spec_dict()
+    raw["privacy"]["synthesizer"] = "aim"
+    raw["privacy"]["options"] = {"degre": 2, "rounds": 1.5}
+    with pytest.raises(SpecError) as err:
+        parse_spec(raw)
+    text = str(err.value)
+    assert "options.degre: unknown option for aim" in text and "options.rounds: aim needs an int" in text
+    with pytest.raises(ValueError, match="options.sigma: unknown option for mst"):
+        synthesizers.create("mst", 1.0, 1e-9, {"sigma": 1.0})
+
+
+def test_patectgan_needs_an_explicit_opt_in_to_its_data_dependent_accountant():
+    with pytest.raises(ValueError, match="accept_data_dependent_accounting"):
+        synthesizers.create("patectgan", 1.0, 1e-9)
+    assert synthesizers.create("patectgan", 1.0, 1e-9, {"accept_data_dependent_accounting": True}).spend().epsilon == 1.0
+
+
+def test_spend_is_declared_by_each_mechanism():
+    mst = synthesizers.create("mst", 0.5, 1e-8).spend()
+    assert (mst.epsilon, mst.delta) == (0.5, 1e-8) and "mst" in mst.mechanism and mst.rho > 0
+    mwem = synthesizers.create("mwem", 0.5, 1e-8).spend()  # pure DP: no delta, rho = eps^2 / 2 per part
+    assert mwem.epsilon == pytest.approx(0.5) and mwem.delta == 0.0
+    assert mwem.rho == pytest.approx(0.025 ** 2 / 2 + 0.475 ** 2 / 2)
+    assert "row count" in mwem.mechanism
 
 
 def test_unknown_synthesizer_and_duplicate_registration_are_refused():
@@ -55,10 +75,91 @@ def test_unknown_synthesizer_and_duplicate_registration_are_refused():
 @pytest.mark.parametrize("draw", [
     lambda: snsynth.utils.exponential_mechanism(np.zeros(10_000), 1.0),
     lambda: synthesizers._OsRandomMST().exponential_mechanism(np.zeros(10_000), 1.0, 1.0),
+    lambda: int(snsynth.mwem.random.random() * 10_000),
 ])
-def test_selection_draws_ignore_numpy_seeds(draw):
+def test_selection_draws_ignore_numpy_and_python_seeds(draw):
     picks = set()
     for _ in range(3):
         np.random.seed(0)
+        random.seed(0)
         picks.add(int(draw()))
     assert len(picks) > 1
+
+
+def test_pate_vote_noise_ignores_seeds():
+    teachers = [lambda x: torch.ones(len(x), 1)] * 5 + [lambda x: torch.zeros(len(x), 1)] * 5  # a tie
+    outcomes = set()
+    for _ in range(3):
+        np.random.seed(0)
+        torch.manual_seed(0)
+        labels, _votes = synthesizers._os_pate(torch.zeros(200, 3), teachers, lap_scale=1.0)
+        outcomes.add(tuple(labels.squeeze().tolist()))
+    assert len(outcomes) > 1
+
+
+def test_mwem_sizes_histograms_from_declared_cardinalities_and_keeps_no_real_data():
+    model = synthesizers.create("mwem", 2.0, 1e-9, {"iterations": 5})
+    model.fit(_codes(), CARDINALITIES)
+    hists = model._model.synthetic_histograms
+    assert [h.shape for h, _, _ in hists] == [tuple(CARDINALITIES)]
+    assert all(real is None for _, real, _ in hists) and model._model.histograms is None
+    out = model.sample(400)
+    assert list(out.columns) == ["a", "b", "c"] and (out.max() < CARDINALITIES).all()
+
+
+def test_mwem_splits_wide_domains_into_independent_groups():
+    assert synthesizers._splits([10, 10, 10, 10], max_cells=150) == [[0, 1], [2, 3]]
+    assert synthesizers._splits([1000, 2], max_cells=10) == [[0], [1]]
+
+
+def test_gan_one_hot_widths_come_from_the_spec_not_the_data():
+    encoders = [synthesizers.DeclaredOneHot(k) for k in CARDINALITIES]
+    assert [e.output_width for e in encoders] == CARDINALITIES and all(e.fit_complete for e in encoders)
+    assert encoders[0].transform([3]) == [(0, 0, 0, 1)]
+
+
+def test_dpctgan_trains_only_the_epochs_its_budget_pays_for():
+    model = synthesizers.create("dpctgan", 1.0, 1e-6)
+    epochs = model.affordable_epochs(rows=5000, batch=500, sigma=5.0, requested=10_000)
+    assert 0 < epochs < 10_000
+    assert model._epsilon_after(epochs, 5000, 500, 5.0) <= 1.0 < model._epsilon_after(epochs + 1, 5000, 500, 5.0)
+    with pytest.raises(ValueError, match="does not pay for one epoch"):
+        synthesizers.create("dpctgan", 0.01, 1e-9).affordable_epochs(rows=1000, batch=500, sigma=0.5, requested=5)
+
+
+@pytest.mark.slow
+def test_dpctgan_fits_on_declared_codes_and_keeps_no_training_rows():
+    model = synthesizers.create("dpctgan", 3.0, 1e-6, {"epochs": 1, "batch_size": 100, "embedding_dim": 16})
+    model.fit(_codes(400), CARDINALITIES)
+    assert model._model._data_sampler._data is None
+    out = model.sample(300)
+    assert out.shape == (300, 3) and (out.min() >= 0).all() and (out.max() < CARDINALITIES).all()
+
+
+@pytest.mark.parametrize("name, options", [("mst", {}), ("aim", {}), ("mwem", {})])
+def test_the_ledger_reserves_exactly_what_the_mechanisms_declare(name, options, write_spec, settings):
+    def edit(raw: dict) -> None:
+        raw["privacy"].update(synthesizer=name, options=options)
+
+    path = write_spec(edit)
+    ctx = RunContext(str(path), "run-1", settings)
+    reserve(ctx)
+    entry = Ledger(settings.ledger_url).get(ctx.spec.publish.dataset, "run-1")
+    total = synthesizers.plan(load_spec(path)).total
+    assert (entry.epsilon, entry.delta, entry.rho) == pytest.approx((total.epsilon, total.delta, total.rho))
+
+
+def test_a_plan_with_dp_estimation_splits_the_release_budget_exactly():
+    raw = demo_spec_dict()
+    for col in raw["columns"]:
+        if col["name"] == "income":
+            col.update(bounds="estimate", estimate_epsilon=0.1)
+        if col["name"] == "segment":
+            col.update(categories="estimate", estimate_epsilon=0.05)
+    plan = synthesizers.plan(parse_spec(raw))
+    parts = [*plan.estimation, plan.synthesizer.spend()]
+    assert [s.epsilon for s in plan.estimation] == pytest.approx([0.1, 0.05])
+    assert plan.total.epsilon == pytest.approx(raw["privacy"]["epsilon"])
+    assert plan.total.delta == pytest.approx(sum(s.delta for s in parts)) and plan.total.delta <= raw["privacy"]["delta"]
+    assert plan.total.rho is None  # key discovery is (epsilon, delta)-DP only
+    assert plan.synthesizer.epsilon == pytest.approx(raw["privacy"]["epsilon"] - 0.15)

@@ -79,6 +79,17 @@ class Encoded:
     def take(self, rows: np.ndarray) -> Encoded:
         return Encoded(self.columns, self.numeric[:, rows], self.codes[:, rows], self.code_counts)
 
+    def select(self, columns: list[str] | tuple[str, ...]) -> Encoded:
+        """The same rows over a subset of the columns (an attacker's auxiliary knowledge), numbers first."""
+        unknown = sorted(set(columns) - set(self.columns))
+        if unknown or not columns:
+            raise ValueError(f"columns not encoded here: {', '.join(unknown) or '(none given)'}")
+        n = self.numeric.shape[0]
+        num = [i for i, c in enumerate(self.columns[:n]) if c in columns]
+        cat = [i for i, c in enumerate(self.columns[n:]) if c in columns]
+        names = tuple(self.columns[i] for i in num) + tuple(self.columns[n + i] for i in cat)
+        return Encoded(names, self.numeric[num], self.codes[cat], tuple(self.code_counts[i] for i in cat))
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -126,6 +137,24 @@ def nearest_distances(
     beat a row's current k-th distance. Memory grows with the table sizes, never with their product.
     `exclude_self` (query must be reference) skips reference row i for query row i.
     """
+    return _search(query, reference, k, exclude_self, workers, with_rows=False)[0]
+
+
+def nearest_rows(
+    query: Encoded, reference: Encoded, k: int = 1, *, workers: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`nearest_distances` and, for each, the position of its reference row, both (rows, k).
+
+    Of reference rows at the same distance the search keeps the one it met first, which depends on
+    the reference's order (sorting is stable), so an attacker who needs one guess among tied rows
+    shuffles the reference first.
+    """
+    return _search(query, reference, k, False, workers, with_rows=True)
+
+
+def _search(
+    query: Encoded, reference: Encoded, k: int, exclude_self: bool, workers: int | None, *, with_rows: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
     if query.columns != reference.columns:
         raise ValueError("query and reference were encoded from different columns")
     if exclude_self and query is not reference:
@@ -135,17 +164,23 @@ def nearest_distances(
     capped = (query.numeric == _NULL).any(axis=1) | (reference.numeric == _NULL).any(axis=1)
     order = _compact_order(query)
     q = query.take(order)
-    r = q if exclude_self else reference.take(_compact_order(reference))
+    reference_order = order if exclude_self else _compact_order(reference)
+    r = q if exclude_self else reference.take(reference_order)
     tiles = _TileBounds.of(r)
 
-    def block(start: int) -> np.ndarray:
-        return _nearest_block(q, r, tiles, start, min(start + _TILE_QUERY, len(q)), k, capped, exclude_self)
+    def block(start: int) -> tuple[np.ndarray, np.ndarray | None]:
+        stop = min(start + _TILE_QUERY, len(q))
+        return _nearest_block(q, r, tiles, start, stop, k, capped, exclude_self, with_rows)
 
     with ThreadPoolExecutor(workers or len(os.sched_getaffinity(0))) as pool:
         parts = list(pool.map(block, range(0, len(q), _TILE_QUERY)))
     best = np.empty((len(q), k))
-    best[order] = np.concatenate(parts or [best])
-    return best / len(query.columns)
+    best[order] = np.concatenate([p[0] for p in parts] or [best])
+    if not with_rows:
+        return best / len(query.columns), None
+    rows = np.empty((len(q), k), np.int64)
+    rows[order] = reference_order[np.concatenate([p[1] for p in parts] or [rows])]
+    return best / len(query.columns), rows
 
 
 def _compact_order(e: Encoded) -> np.ndarray:
@@ -188,14 +223,17 @@ class _TileBounds:
 
 
 def _nearest_block(
-    q: Encoded, r: Encoded, tiles: _TileBounds, start: int, stop: int, k: int, capped: np.ndarray, exclude_self: bool
-) -> np.ndarray:
+    q: Encoded, r: Encoded, tiles: _TileBounds, start: int, stop: int, k: int, capped: np.ndarray,
+    exclude_self: bool, with_rows: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The k smallest distance sums for query rows [start, stop), visiting tiles by their lower bound
-    and computing each tile only for the rows whose bound is below their current k-th sum."""
+    and computing each tile only for the rows whose bound is below their current k-th sum; with
+    `with_rows`, also the positions in `r` of the rows they belong to."""
     qn, qc = q.numeric[:, start:stop], q.codes[:, start:stop]
     lb = tiles.lower_bounds(qn, qc)
     reach = lb.min(axis=0)
     best = np.full((stop - start, k), np.inf, np.float32)
+    where = np.full((stop - start, k), -1, np.int64) if with_rows else None
     dist = np.empty((stop - start, _TILE_REFERENCE), np.float32)
     term, differs = np.empty_like(dist), np.empty(dist.shape, bool)
     for t in np.argsort(reach, kind="stable"):
@@ -221,14 +259,20 @@ def _nearest_block(
             inside = (own >= 0) & (own < hi - lo)
             d[inside, own[inside]] = np.inf
         kept = best[rows]
-        _fold(kept, d, k)
+        if where is None:
+            _fold(kept, d, k)
+        else:
+            kept_rows = where[rows]
+            _fold(kept, d, k, kept_rows, lo)
+            where[rows] = kept_rows
         best[rows] = kept
-    return best
+    return best, where
 
 
-def _fold(best: np.ndarray, tile: np.ndarray, k: int) -> None:
-    """Merge a tile's k smallest per row into `best` (sorted rows). One cheap min pass usually
-    shows that no row improves; otherwise at most k argmin passes over the rows that do."""
+def _fold(best: np.ndarray, tile: np.ndarray, k: int, where: np.ndarray | None = None, offset: int = 0) -> None:
+    """Merge a tile's k smallest per row into `best` (sorted rows), and their positions (the tile's
+    columns plus `offset`) into `where` if given. One cheap min pass usually shows that no row
+    improves; otherwise at most k argmin passes over the rows that do. A tie keeps the earlier row."""
     rows = np.flatnonzero(tile.min(axis=1) < best[:, -1])
     if not rows.size:
         return
@@ -240,7 +284,13 @@ def _fold(best: np.ndarray, tile: np.ndarray, k: int) -> None:
         if not better.any():
             return
         best[rows[better], -1] = v[better]
-        best[rows] = np.sort(best[rows], axis=1)
+        if where is None:
+            best[rows] = np.sort(best[rows], axis=1)
+        else:
+            where[rows[better], -1] = offset + j[better]
+            ranked = np.argsort(best[rows], axis=1, kind="stable")
+            best[rows] = np.take_along_axis(best[rows], ranked, axis=1)
+            where[rows] = np.take_along_axis(where[rows], ranked, axis=1)
         sub[at, j] = np.inf
 
 

@@ -2,8 +2,9 @@
 
 The share of synthetic rows identical to a training row on every released column (a
 synthesizer that memorises shows up here), the share of values outside the public domain (a
-bug or a data-derived domain shows up here), and a rescan of the release for personal data.
-The distance-based metrics live in `leakage`.
+bug or a data-derived domain shows up here), a rescan of the release for personal data, and
+the canary strings the spec declares. The distance-based metrics live in `leakage`, the
+Anonymeter-style attacks in `attacks`.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def out_of_domain_rate(synthetic: pd.DataFrame, spec: ReleaseSpec) -> float:
 def pii_columns(synthetic: pd.DataFrame, spec: ReleaseSpec) -> int:
     """Columns of the release that the PII scan, run again, sees as direct identifiers."""
     return sum(
-        1 for v in scan_table(synthetic, spec.pii.sample_size)
+        1 for v in scan_table(synthetic, spec.pii.sample_size, recognizers=spec.pii.declared_recognizers())
         if v.role == "direct_identifier" and v.score >= spec.pii.min_score and v.name not in spec.pii.allow
     )
 
@@ -62,13 +63,30 @@ def copied_identifier_values(synthetic: pd.DataFrame, identifier_values: frozens
     return int(cells.isin(identifier_values).sum())
 
 
+def canaries_found(synthetic: pd.DataFrame, canaries: list[str]) -> int:
+    """How many of the declared canary strings occur in the release, anywhere inside any cell.
+
+    A canary is a string planted in the source (a made-up name, code or note) that no honest
+    release can contain: a category value seen in one record can never appear, since domains
+    are public metadata. It still matters because that argument rests on the code being right:
+    a bug, a domain mistakenly derived from the data, or a column declared with the canary among
+    its categories would let it through, and this check does not depend on any of that.
+    """
+    if not canaries:
+        return 0
+    cells = pd.concat([pd.Series(synthetic[c].dropna().unique()).astype("string") for c in synthetic.columns],
+                      ignore_index=True)
+    return sum(1 for canary in canaries if cells.str.contains(canary, regex=False).any())
+
+
 def run(
     synthetic: pd.DataFrame, training: pd.DataFrame, spec: ReleaseSpec, identifier_values: frozenset[str] = frozenset(),
 ) -> list[GateResult]:
     """Every privacy metric against its threshold; an error in one is a failure of that one.
 
-    The last two rescan the release for personal data: a column the scan now sees as a direct
-    identifier, or a cell copied from a source identifier column, blocks whatever the cause.
+    The rescan checks look at the release for personal data: a column the scan now sees as a direct
+    identifier, a cell copied from a source identifier column, or a declared canary string in any
+    cell blocks whatever the cause. The detail names how many canaries were found, never which.
     """
     limits: PrivacyGate = spec.gates.privacy
     checks = [
@@ -76,6 +94,7 @@ def run(
         ("out_of_domain_rate", lambda: out_of_domain_rate(synthetic, spec), limits.max_out_of_domain_rate),
         ("pii_columns_on_rescan", lambda: pii_columns(synthetic, spec), 0),
         ("identifier_values_copied", lambda: copied_identifier_values(synthetic, identifier_values), 0),
+        ("canaries_found", lambda: canaries_found(synthetic, limits.canaries), 0),
     ]
     results = []
     for metric, compute, threshold in checks:

@@ -37,3 +37,14 @@ def test_stage_peaks_are_attributed_to_the_stage_that_allocates() -> None:
         time.sleep(0.2)
         del block
     assert peaks.peaks_mib["big"] > peaks.peaks_mib["small"] + 200
+
+
+def test_synthesis_figures_are_rendered_side_by_side_with_the_baseline(tmp_path: Path) -> None:
+    run = {"synthpriv": {"tvd_1way": 0.02, "tvd_2way": 0.07, "tstr_accuracy": 0.8, "fit_cpu_seconds": 70.0},
+           "smartnoise_readme": {"error": "ValueError"}, "synthesizer": "mst", "epsilon": 1.0}
+    table = {"rows_train": 39_067, "target": "income>50K", "train_on_real_accuracy": 0.87,
+             "sampling_floor": {"tvd_1way": 0.01, "tvd_2way": 0.03}, "runs": [run]}
+    meta = {"date": "2026-11-23", "machine": "x86_64, 2 cores"}
+    (tmp_path / "full.json").write_text(json.dumps({**meta, "synthesis": {"full": True, "tables": {"adult": table}}}))
+    text = report.render(tmp_path)
+    assert "| mst | 1.0 | 0.07 / ValueError |" in text and "39,067 training rows" in text

@@ -66,6 +66,36 @@ def test_every_spec_yields_a_dag_without_import_errors_or_data_access(airflow_en
     assert not Path(airflow_env["SYNTHPRIV_HOME"]).exists(), "parsing the DAG file touched synthpriv's data"
 
 
+APPROVAL = """
+import json
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag({dags!r})
+dag = bag.dags['synthpriv_demo_customers']
+review = dag.get_task('review')
+print(json.dumps({{"errors": {{k: str(v) for k, v in bag.import_errors.items()}},
+  "tasks": [t.task_id for t in dag.topological_sort()], "operator": type(review).__mro__[1].__name__,
+  "options": review.options, "subject": review.subject, "approve_after": sorted(dag.get_task('approve').upstream_task_ids),
+  "teardown": dag.get_task('release_unused_budget').is_teardown}}))
+"""
+
+
+def test_a_spec_requiring_approval_stops_for_a_human_before_publish(airflow_env, tmp_path):
+    releases = tmp_path / "releases"
+    releases.mkdir()
+    spec = demo_spec_dict(rows=2000)
+    spec["approval"] = {"required": True}
+    (releases / "demo_customers.yaml").write_text(yaml.safe_dump(spec))
+    proc = _python(APPROVAL.format(dags=str(DAGS)), {**airflow_env, "SYNTHPRIV_RELEASES": str(releases)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["errors"] == {}
+    assert out["tasks"] == ["load", "scan", "protect", "reserve", "train", "sample", "check_privacy",
+                            "check_quality", "review", "approve", "publish", "release_unused_budget"]
+    assert out["operator"] == "HITLOperator" and out["options"] == ["Approve", "Reject"]
+    assert "demo_customers" in out["subject"] and out["approve_after"] == ["review"]
+    assert out["teardown"], "the budget task must not decide the run's state: a rejected run shows as failed"
+
+
 RUN = """
 import json
 from airflow.dag_processing.dagbag import DagBag
@@ -103,3 +133,16 @@ def test_dag_test_runs_a_release_and_xcom_carries_only_summaries(airflow_env, tm
     assert (store / "latest").read_text() == "v1"
     events = json.loads(proc.stdout.split("ASSET_EVENTS ", 1)[1].splitlines()[0])
     assert [e["version"] for e in events] == ["v1"]
+
+
+def test_the_pseudonym_key_can_come_from_an_airflow_connection(airflow_env):
+    code = f"""
+import sys
+sys.path.insert(0, {str(DAGS)!r})
+import synthpriv_releases as d
+print(d.pseudonym_key_from_connection())
+"""
+    key = "from-a-connection-0123456789abcdef"  # pragma: allowlist secret
+    env = {**airflow_env, "AIRFLOW_CONN_SYNTHPRIV_PSEUDONYM_KEY": f'{{"conn_type": "generic", "password": "{key}"}}'}
+    assert _python(code, env, timeout=120).stdout.strip().splitlines()[-1] == key
+    assert _python(code, airflow_env, timeout=120).stdout.strip().splitlines()[-1] == "None"

@@ -14,6 +14,7 @@ from synthpriv.gates.leakage import encode, nearest_distances
 from synthpriv.sample_data import generate_customers
 from synthpriv.spec import NUMERIC_TYPES, ColumnType, load_spec
 from tests.conftest import DEMO_SPEC
+from tests.gates import stand_ins
 
 SPEC = load_spec(DEMO_SPEC)
 RELEASED = [c.name for c in SPEC.modelled_columns]
@@ -32,22 +33,11 @@ def _copier() -> pd.DataFrame:
 
 
 def _noisy_copier() -> pd.DataFrame:
-    """Copies with every numeric value jittered by about 1% of its range; categories kept."""
-    rng = np.random.default_rng(2)
-    out = _copier()
-    out["income"] = (out["income"] + rng.normal(0, 4_000, ROWS)).clip(0, 400_000)
-    out["credit_score"] = (out["credit_score"] + rng.normal(0, 5, ROWS)).round().clip(300, 850)
-    for col in ("birth_date", "signup_date"):
-        days = pd.to_timedelta(rng.normal(0, 40, ROWS).round(), unit="D")
-        out[col] = (pd.to_datetime(out[col]) + days).dt.strftime("%Y-%m-%d")
-    return out
+    return stand_ins.jittered(_copier())
 
 
 def _honest() -> pd.DataFrame:
-    """A stand-in for a generator that never saw the training rows: fresh rows from the same process."""
-    out = generate_customers(ROWS, seed=11)[RELEASED]
-    out["income"] = out["income"].clip(0, 400_000)
-    return out
+    return stand_ins.honest(ROWS, RELEASED)
 
 
 def _results(synthetic: pd.DataFrame, **kwargs) -> dict[str, object]:
