@@ -141,6 +141,8 @@ def render(results: Path) -> str:
     size_runs = [r for r in (quick, full) if r and r.get("sizes")]
     if size_runs:
         sections.append(_sizes(size_runs))
-    if not full:
-        sections.append("\n`make bench-full` (1M and 10M rows) has not been run on this machine yet.\n")
+    measured = {r["rows"] for r in (full or {}).get("sizes", []) if "error" not in r}
+    missing = [n for n in sizes.FULL_SIZES if n not in measured]
+    if missing:
+        sections.append(f"\nNot measured yet (`make bench-full`): {', '.join(f'{n:,}' for n in missing)} rows.\n")
     return "\n".join(sections)

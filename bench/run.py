@@ -35,8 +35,6 @@ SPEC = ROOT / "releases" / "demo_customers.yaml"
 RESULTS = ROOT / "bench" / "results"
 #: The demo column a consumer would most plausibly predict from the others.
 TSTR_TARGET = "segment"
-QUICK_SIZES = (10_000, 100_000)
-FULL_SIZES = (1_000_000, 10_000_000)
 
 
 def _ours(workdir: Path) -> dict:
@@ -120,12 +118,12 @@ def main() -> None:
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"}
     if args.full:
         results = {**meta, "synthesis": synthesis.run(full=True),
-                   "sizes": [sizes.measure_in_subprocess(n) for n in FULL_SIZES]}
+                   "sizes": [sizes.measure_in_subprocess(n) for n in sizes.FULL_SIZES]}
         name = "full.json"
     else:
         results = {**meta, "demo": demo_figures(), "nearest_distance_100k": leakage_speed.measure(),
                    "pii": pii.run(), "synthesis": synthesis.run(),
-                   "sizes": [sizes.measure_in_subprocess(n) for n in QUICK_SIZES]}
+                   "sizes": [sizes.measure_in_subprocess(n) for n in sizes.QUICK_SIZES]}
         name = "bench.json"
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / name).write_text(json.dumps(results, indent=2, default=str))

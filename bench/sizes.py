@@ -29,6 +29,9 @@ from synthpriv.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "synthpriv" / "specs" / "demo_customers.yaml"
 _POLL_SECONDS = 0.02
+#: `make bench` sizes, and the sizes `make bench-full` adds.
+QUICK_SIZES = (10_000, 100_000)
+FULL_SIZES = (1_000_000, 10_000_000)
 
 
 class _StagePeaks:
@@ -41,14 +44,19 @@ class _StagePeaks:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
+    def _sample(self) -> None:
+        rss = self._process.memory_info().rss / 2**20
+        self.peaks_mib[self._stage] = max(self.peaks_mib.get(self._stage, 0.0), rss)
+
     def _poll(self) -> None:
         while not self._stop.is_set():
-            rss = self._process.memory_info().rss / 2**20
-            self.peaks_mib[self._stage] = max(self.peaks_mib.get(self._stage, 0.0), rss)
+            self._sample()
             time.sleep(_POLL_SECONDS)
 
     def enter(self, stage: str) -> None:
+        """Start attributing memory to `stage`; sampled at once, so a stage shorter than the poll still has a figure."""
         self._stage = stage
+        self._sample()
 
     def __enter__(self) -> _StagePeaks:
         self._thread.start()

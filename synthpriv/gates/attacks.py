@@ -338,13 +338,18 @@ def singling_out(
     """
     syn, train, control = _Table.of(synthetic), _Table.of(training), _Table.of(holdout)
     queries = _singling_out_predicates(syn, attacks, n_cols, rng)
-    if not len(queries):
-        raise ValueError("no predicate singles out a synthetic record")
+    found = len(queries)
+    if not found:  # the release isolates no record at all: every attempt failed
+        return Risk.of(attacks, 0, attacks, 0, 0)
     main = int((queries.counts(train) == 1).sum())
     control_counts = queries.counts(control)
     corrected = (control_counts == 1).sum() * _size_correction(control_counts, len(control), len(train))
-    baseline = int((_random(syn, len(queries), queries.columns.shape[1], rng).counts(train) == 1).sum())
-    return Risk.of(len(queries), main, len(queries), min(corrected, len(queries)), baseline)
+    baseline = int((_random(syn, found, queries.columns.shape[1], rng).counts(train) == 1).sum())
+    # Rates are per attempt: an attempt that finds no predicate isolating a synthetic record is a
+    # failed attack, not a missing one. Counting only the predicates found would leave a large
+    # release, where few records stand out, judged on a handful of attacks and failing on the width
+    # of its interval alone.
+    return Risk.of(attacks, main, attacks, min(corrected, found), baseline)
 
 
 # --- linkability and inference -----------------------------------------------------------------

@@ -20,7 +20,7 @@ def test_full_run_figures_survive_a_later_quick_run(tmp_path: Path) -> None:
     (tmp_path / "full.json").write_text(json.dumps({**meta, "sizes": [_size(1_000_000, 600.0)]}))
     text = report.render(tmp_path)
     assert "1,000,000 rows" in text and "600.0 / 2,048" in text
-    assert "has not been run" not in text
+    assert "Not measured yet (`make bench-full`): 10,000,000 rows." in text
 
 
 def test_a_failed_size_is_reported_not_dropped() -> None:
