@@ -10,6 +10,7 @@ Releases plugin page is then read over HTTP from the running api-server.
 from __future__ import annotations
 
 import json
+import time
 import re
 import uuid
 from pathlib import Path
@@ -96,6 +97,10 @@ def runs(airflow, api) -> dict[str, str]:
     }
 
 
+#: Long enough for the scheduler to process the executor event of the paused review task.
+REVIEWER_PAUSE_SECONDS = 10
+
+
 def _hitl_path(name: str, run_id: str) -> str:
     return f"/api/v2/dags/synthpriv_{name}/dagRuns/{run_id}/taskInstances/review/-1/hitlDetails"
 
@@ -110,6 +115,10 @@ def _decide(airflow: AirflowServices, api: ApiClient, runs: dict[str, str], name
         return api.task_state(dag_id, run_id, "review") == "awaiting_input"
 
     airflow.wait_for(awaiting_review, 900, f"{name}'s review task to wait for a reviewer")
+    # Airflow 3.3 race: an answer within a scheduler loop of the pause puts the task back in the
+    # queue before the scheduler has seen the executor finish its first part, and the scheduler
+    # then fails the task. A person never answers that fast; the test waits as a person would.
+    time.sleep(REVIEWER_PAUSE_SECONDS)
     detail = api.request("GET", _hitl_path(name, run_id))
     assert detail["options"] == ["Approve", "Reject"]
     answer = api.request("PATCH", _hitl_path(name, run_id), json={"chosen_options": [option], "params_input": {}})
