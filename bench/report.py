@@ -127,6 +127,71 @@ def _synthesis(run: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
+def _train_scale(run: dict) -> str:
+    """Ours (streamed marginals) next to the library's in-memory fit, per synthesizer and size."""
+    by_key: dict[tuple[str, int], dict[str, dict]] = {}
+    for r in run["train_scale"]:
+        by_key.setdefault((r["synthesizer"], r["rows"]), {})[r["who"]] = r
+
+    def cell(r: dict | None, key: str, why: bool = True) -> str:
+        """The figure, or why there is none (said once per row)."""
+        if r is None or ("error" in r and not why):
+            return ""
+        return r["error"] if "error" in r else f"{r[key]:,}"
+
+    lines = []
+    for (name, rows), who in sorted(by_key.items()):
+        ours, base = who.get("synthpriv"), who.get("smartnoise_in_memory")
+        ratio = (round(ours["fit_cpu_seconds"] / base["fit_cpu_seconds"], 3)
+                 if ours and base and "error" not in ours and "error" not in base else "")
+        lines.append(f"| {name} | {rows:,} | {cell(ours, 'fit_seconds')} | {cell(ours, 'fit_cpu_seconds', False)} | "
+                     f"{cell(ours, 'peak_mib', False)} | {cell(ours, 'sample_seconds', False)} | "
+                     f"{cell(base, 'fit_cpu_seconds')} | {cell(base, 'peak_mib', False)} | {ratio} |")
+    return f"""
+## Training by table size: streamed marginals
+
+Measured {run['date']} ({run['machine']}). 15 coded columns (Adult's 14 drawn with replacement,
+plus an age band), epsilon 1. Ours fits on a parquet scan and reads the rows only as marginal
+counts from Polars' streaming engine; the baseline is the same mechanism through smartnoise-synth's
+own `fit` on the table in memory. Peak is the process's resident set (imports included, about
+400 MiB); target for 10M rows: under 4 GiB (4,096 MiB). Sampling draws the same number of rows in
+batches of a million.
+
+| synthesizer | rows | fit s | fit CPU s | peak MiB | sample s | baseline fit CPU s | baseline peak MiB | CPU ratio |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+""" + "\n".join(lines) + "\n"
+
+
+def _opendp_mbi(odp: dict, when: str) -> str:
+    """OpenDP's own end-to-end DP route next to train-on-real, with how much of AIM it ran."""
+    lines = []
+    for name, t in odp["tables"].items():
+        for r in t["runs"]:
+            m = r["opendp_mbi"]
+            if "error" in m:
+                lines.append(f"| {name} | {r['synthesizer']} | {r['epsilon']} | {m['error']} | | | | | |")
+                continue
+            measured = ", ".join(f"{v} {k}" for k, v in m["marginals_measured"].items())
+            lines.append(f"| {name} | {r['synthesizer']} | {r['epsilon']} | {m['tvd_2way']} | {m['tvd_1way']} | "
+                         f"{m['tstr_accuracy']} / {t['train_on_real_accuracy']} | {m['fit_cpu_seconds']} | "
+                         f"{m['null_row_share']} | {measured} |")
+    versions = ", ".join(f"{k} {v}" for k, v in odp.get("versions", {}).items())
+    return f"""
+## OpenDP's own dp.mbi (AIM and MST over Polars)
+
+Measured {when}, in its own pinned environment ({versions or 'not set up'}), on the same
+train/test split, metrics and (epsilon, delta) as the synthesis table; every column's codes are
+declared as public keys, so it is DP end to end like ours. It is a reference, not a backend:
+its pins (mbi 1.0.0, polars 1.32) cannot share an environment with smartnoise-synth (see
+docs/synthesis.md). OpenDP 0.14.2's AIM measures almost only 1-way marginals (its penalty uses
+the selection noise; fixed in an unreleased pull request), so its AIM figures are not AIM as
+published. Null share: rows it sampled outside the declared keys, dropped before measuring.
+
+| table | synthesizer | epsilon | 2-way TVD | 1-way TVD | TSTR accuracy / train-on-real | fit CPU s | null share | marginals measured |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+""" + "\n".join(lines) + "\n"
+
+
 def render(results: Path) -> str:
     """The whole BENCHMARKS.md from whatever result files exist."""
     quick, full = _load(results, "bench.json"), _load(results, "full.json")
@@ -138,6 +203,14 @@ def render(results: Path) -> str:
     for run in (quick, full):
         if run and run.get("synthesis"):
             sections.append(_synthesis(run))
+    standalone = _load(results, "opendp_mbi.json")
+    if full and full.get("opendp_mbi"):
+        sections.append(_opendp_mbi(full["opendp_mbi"], f"{full['date']} ({full['machine']}) in the same run"))
+    elif standalone:
+        sections.append(_opendp_mbi(standalone, f"{standalone.get('date', 'before dates were recorded')} by `python -m bench.opendp_mbi`"))
+    for run in (quick, full):
+        if run and run.get("train_scale"):
+            sections.append(_train_scale(run))
     size_runs = [r for r in (quick, full) if r and r.get("sizes")]
     if size_runs:
         sections.append(_sizes(size_runs))

@@ -4,8 +4,11 @@
 README shows, SDV's Gaussian copula and train-on-real as quality references, synthesis
 quality per epsilon on Adult and the demo table (bench/synthesis.py), PII detection on a
 labelled generated corpus and scan speed against presidio-structured (bench/pii.py), the nearest-neighbour
-search against brute force, and stage timings at 10k and 100k rows. `make bench-full` runs
-every synthesizer at every epsilon on both tables and the 1M and 10M row releases. Each writes its own JSON file in
+search against brute force, MST training at 100k, 1M and 10M rows against the library's
+in-memory fit (bench/train_scale.py), and stage timings at 10k and 100k rows. `make bench-full`
+runs every synthesizer at every epsilon on both tables, OpenDP's own dp.mbi on the same tables
+(bench/opendp_mbi.py), AIM training at every size, and the
+1M and 10M row releases. Each writes its own JSON file in
 bench/results/; BENCHMARKS.md is regenerated from every result file present, so a quick
 run never erases the figures of the last full one.
 """
@@ -23,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import leakage_speed, pii, references, report, sizes, synthesis
+from bench import leakage_speed, opendp_mbi, pii, references, report, sizes, synthesis, train_scale
 from synthpriv.fidelity import marginal_error, tstr
 from synthpriv.pipeline import run_release
 from synthpriv.sample_data import generate_customers
@@ -117,12 +120,13 @@ def main() -> None:
     meta = {"date": dt.date.today().isoformat(),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"}
     if args.full:
-        results = {**meta, "synthesis": synthesis.run(full=True),
+        results = {**meta, "synthesis": synthesis.run(full=True), "train_scale": train_scale.run(train_scale.FULL),
+                   "opendp_mbi": opendp_mbi.run(tables=("adult", "customers")),
                    "sizes": [sizes.measure_in_subprocess(n) for n in sizes.FULL_SIZES]}
         name = "full.json"
     else:
         results = {**meta, "demo": demo_figures(), "nearest_distance_100k": leakage_speed.measure(),
-                   "pii": pii.run(), "synthesis": synthesis.run(),
+                   "pii": pii.run(), "synthesis": synthesis.run(), "train_scale": train_scale.run(train_scale.QUICK),
                    "sizes": [sizes.measure_in_subprocess(n) for n in sizes.QUICK_SIZES]}
         name = "bench.json"
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from synthpriv.spec import Column, ColumnType, MAX_EXACT_INTEGER_BINS
 
@@ -190,6 +193,25 @@ class TableCodec:
         for codec in self.codecs:
             codes[codec.column.name], outside[codec.column.name] = codec.encode(table[codec.column.name])
         return pd.DataFrame(codes), outside
+
+    def encode_file(self, source: Path, dest: Path, batch_rows: int = 500_000) -> dict[str, int]:
+        """Encode a parquet table into a parquet file of codes, one batch at a time.
+
+        Only one batch of values is ever in memory, so a table of any length encodes within
+        a fixed footprint; the codes take the narrowest unsigned type the declared
+        cardinalities allow (usually one or two bytes a cell). Returns the out-of-domain
+        counts per column, summed over the batches.
+        """
+        dtype = np.min_scalar_type(max(self.cardinalities, default=1))
+        outside = dict.fromkeys(self.names, 0)
+        schema = pa.schema([(n, pa.from_numpy_dtype(dtype)) for n in self.names])
+        with pq.ParquetFile(source) as reader, pq.ParquetWriter(dest, schema) as writer:
+            for batch in reader.iter_batches(batch_size=batch_rows, columns=self.names):
+                codes, out = self.encode(batch.to_pandas())
+                for name, count in out.items():
+                    outside[name] += count
+                writer.write_table(pa.Table.from_pandas(codes.astype(dtype), schema=schema, preserve_index=False))
+        return outside
 
     def decode(self, codes: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         return pd.DataFrame({c.column.name: c.decode(codes[c.column.name].to_numpy(), rng) for c in self.codecs})

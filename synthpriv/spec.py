@@ -305,7 +305,8 @@ class Privacy(_Frozen):
 
     OPTIONS: ClassVar[dict[str, dict[str, str]]] = {
         "mst": {},
-        "aim": {"max_model_size": "float", "degree": "int", "num_marginals": "int", "max_cells": "int", "rounds": "int"},
+        "aim": {"max_model_size": "float", "degree": "int", "num_marginals": "int", "max_cells": "int", "rounds": "int",
+                "round_iters": "int", "final_iters": "int"},
         "mwem": {"iterations": "int", "q_count": "int", "marginal_width": "int", "max_cells": "int",
                  "mult_weights_iterations": "int", "count_share": "float"},
         "dpctgan": {"epochs": "int", "batch_size": "int", "sigma": "float", "max_per_sample_grad_norm": "float",

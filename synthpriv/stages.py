@@ -23,6 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from synthpriv import actions, dp_domain, report, review, sample_data, synthesizers, validate
 from synthpriv.domain import TableCodec
@@ -41,10 +44,11 @@ from synthpriv.store import Published, Store, open_store
 log = logging.getLogger(__name__)
 
 SOURCE, SCAN, MODEL, SYNTHETIC = "source.parquet", "scan.json", "model.pkl", "synthetic.parquet"
-TRAINING, HOLDOUT = "training.parquet", "holdout.parquet"
+TRAINING, HOLDOUT, CODES = "training.parquet", "holdout.parquet", "training_codes.parquet"
 GATES, DOMAIN, APPROVAL, REPORT, META = "gates.json", "domain_report.json", "approval.json", "report.html", "run.json"
 REVIEW = "review.html"
 TRAIN_ERROR = "train_error.txt"
+SAMPLE_BATCH_ROWS = 1_000_000
 _LIBRARIES = ("smartnoise-synth", "opendp", "mbi", "great-expectations", "presidio-analyzer", "pandas")
 
 
@@ -211,31 +215,38 @@ def reserve(ctx: RunContext) -> dict:
     return {"epsilon": r.epsilon, "delta": r.delta, "state": r.state}
 
 
-def _resolve_domains(ctx: RunContext, table: pd.DataFrame) -> list[Column]:
+def _resolve_domains(ctx: RunContext) -> list[Column]:
     """The released columns' domains, estimating with DP those the spec marks `estimate`.
 
-    Estimation reads the data, so it runs only after the budget is marked spent. The
-    resolved domains replace the released spec's, so sampling, the gates and the reports
-    all see the same public domain the model was fitted on.
+    Estimation reads the data, so it runs only after the budget is marked spent; it reads
+    only the columns being estimated. The resolved domains replace the released spec's, so
+    sampling, the gates and the reports all see the same public domain the model was
+    fitted on.
     """
     released = actions.read_released_spec(ctx.path(actions.RELEASED_SPEC_FILE))
-    columns = [c for c in released.modelled_columns if c.name in table.columns]
+    present = set(pq.read_schema(ctx.path(TRAINING)).names)
+    columns = [c for c in released.modelled_columns if c.name in present]
+    estimated = pd.read_parquet(ctx.path(TRAINING), columns=[c.name for c in columns if c.estimated])
     try:
-        resolved = dp_domain.resolve(columns, table, ctx.spec.privacy.delta)
+        resolved = dp_domain.resolve(columns, estimated, ctx.spec.privacy.delta)
     except dp_domain.EstimationError as exc:
         raise BlockedError(f"train: {exc}") from None
     if any(c.estimated for c in columns):
-        estimated = dp_domain.to_json([r for r, c in zip(resolved, columns) if c.estimated])
-        ctx.write_json(actions.RELEASED_SPEC_FILE, dp_domain.apply(released, estimated).model_dump(mode="json"))
+        estimated_json = dp_domain.to_json([r for r, c in zip(resolved, columns) if c.estimated])
+        ctx.write_json(actions.RELEASED_SPEC_FILE, dp_domain.apply(released, estimated_json).model_dump(mode="json"))
     return resolved
 
 
 def train(ctx: RunContext) -> dict:
     """Mark the budget spent, resolve the public domain, encode over it, then fit the DP synthesizer.
 
-    A retry after the model was saved reuses it: fitting again would run the mechanism a
-    second time on the same budget. A retry after a run died mid-fit cannot know how far
-    the mechanism got, so it refuses rather than spend again unrecorded.
+    The training rows are encoded batch by batch into a private file of codes, which MST
+    and AIM read only as streamed marginal counts (`synthpriv.marginals`), so training
+    memory depends on the domain, not on the number of rows. The codes file is removed
+    once the model is fitted. A retry after the model was saved reuses it: fitting again
+    would run the mechanism a second time on the same budget. A retry after a run died
+    mid-fit cannot know how far the mechanism got, so it refuses rather than spend again
+    unrecorded.
     """
     spec = ctx.spec
     ledger, dataset = ctx.ledger(), spec.publish.dataset
@@ -250,19 +261,20 @@ def train(ctx: RunContext) -> dict:
             f"budget: run {ctx.run_id!r} already spent its reservation in a training that did not finish; "
             "start a new run (its spend stays on the ledger)"
         )
-    table = pd.read_parquet(ctx.path(TRAINING))
     ledger.spend(dataset, ctx.run_id)
-    codec = TableCodec.from_columns(_resolve_domains(ctx, table))
-    codes, outside = codec.encode(table)
+    codec = TableCodec.from_columns(_resolve_domains(ctx))
+    outside = codec.encode_file(ctx.path(TRAINING), ctx.path(CODES))
     ctx.write_json(DOMAIN, {"out_of_domain_values": outside})
     try:
-        plan.synthesizer.fit(codes, codec.cardinalities)
+        plan.synthesizer.fit(pl.scan_parquet(ctx.path(CODES)), codec.cardinalities)
     except Exception as exc:  # noqa: BLE001 - a library's message may quote data: keep it private
         ctx.path(TRAIN_ERROR).write_text(traceback.format_exc())
         raise BlockedError(
             f"train: the {spec.privacy.synthesizer} synthesizer failed ({type(exc).__name__}); its budget is spent "
             f"and nothing was published; the trace is in the private workspace ({TRAIN_ERROR})"
         ) from None
+    finally:
+        ctx.path(CODES).unlink(missing_ok=True)
     tmp = ctx.path(MODEL + ".tmp")
     plan.synthesizer.save(str(tmp))
     os.replace(tmp, ctx.path(MODEL))
@@ -272,23 +284,37 @@ def train(ctx: RunContext) -> dict:
 def sample(ctx: RunContext) -> dict:
     """Draw the declared number of rows over the released domains, then add the released identifier columns.
 
-    Decoding and shuffling are DP post-processing. Identifier columns the policy pseudonymizes
-    or fakes get one fresh token or fake per synthetic row, independent of the data; a fake
-    equal to any source identifier value is drawn again.
+    Rows are drawn, decoded and written a batch at a time, so a release of any size
+    samples within a fixed memory. Decoding and shuffling are DP post-processing.
+    Identifier columns the policy pseudonymizes or fakes get one fresh token or fake per
+    synthetic row, independent of the data; a fake equal to any source identifier value is
+    drawn again.
     """
     spec = actions.read_released_spec(ctx.path(actions.RELEASED_SPEC_FILE))
     model = synthesizers.Synthesizer.load(str(ctx.path(MODEL)))
-    codes = model.sample(spec.synthesis.rows)
-    codec = TableCodec.from_columns([c for c in spec.modelled_columns if c.name in codes.columns])
     rng = np.random.default_rng()
-    table = codec.decode(codes, rng).iloc[rng.permutation(len(codes))].reset_index(drop=True)
-    if any(not c.modelled for c in spec.columns):
+    replaced = [c for c in spec.columns if not c.modelled]
+    if replaced:
         applied = ctx.read_json(actions.PROTECTION_FILE)
         entities = {v["name"]: v["entity"] for v in ctx.read_json(SCAN)}
-        extra = actions.replacement_columns(spec, applied, entities, len(table), _identifier_values(ctx))
-        table = table.assign(**extra)[[c.name for c in spec.columns]]
-    table.to_parquet(ctx.path(SYNTHETIC), index=False)
-    return {"uri": str(ctx.path(SYNTHETIC)), "rows": len(table)}
+        identifiers = _identifier_values(ctx)
+    tmp, writer, rows = ctx.path(SYNTHETIC + ".tmp"), None, 0
+    try:
+        for codes in model.sample_batches(spec.synthesis.rows, SAMPLE_BATCH_ROWS):
+            codec = TableCodec.from_columns([c for c in spec.modelled_columns if c.name in codes.columns])
+            table = codec.decode(codes, rng).iloc[rng.permutation(len(codes))].reset_index(drop=True)
+            if replaced:
+                fresh = actions.replacement_columns(spec, applied, entities, len(table), identifiers)
+                table = table.assign(**fresh)[[c.name for c in spec.columns]]
+            batch = pa.Table.from_pandas(table, preserve_index=False)
+            writer = writer or pq.ParquetWriter(tmp, batch.schema)
+            writer.write_table(batch.cast(writer.schema))
+            rows += len(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    os.replace(tmp, ctx.path(SYNTHETIC))
+    return {"uri": str(ctx.path(SYNTHETIC)), "rows": rows}
 
 
 def _record_gates(ctx: RunContext, gate: str, results: list[GateResult]) -> dict:

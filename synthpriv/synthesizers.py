@@ -37,8 +37,11 @@ import dill
 import numpy as np
 import opendp.prelude as dp
 import pandas as pd
+import polars as pl
 import snsynth.mwem as _mwem_module
 import snsynth.utils as _snsynth_utils
+from snsynth.utils import cdp_rho, gaussian_noise
+from mbi import LinearMeasurement, estimation, marginal_oracles
 from snsynth.aim import AIMSynthesizer
 from snsynth.aim import aim as _aim_module
 from snsynth.mst import MSTSynthesizer
@@ -50,6 +53,7 @@ from snsynth.transform.table import TableTransformer
 
 from synthpriv import accounting, dp_domain
 from synthpriv.accounting import Spend
+from synthpriv.marginals import Marginals
 from synthpriv.spec import Privacy, ReleaseSpec
 
 _OS_RANDOM = random.SystemRandom()
@@ -138,9 +142,99 @@ class DeclaredOneHot(OneHotEncoder):
         raise AssertionError("DeclaredOneHot must not be fit on data")
 
 
-class _OsRandomMST(MSTSynthesizer):
+class _MarginalMST(MSTSynthesizer):
+    """smartnoise's MST, reading the data only through `Marginals`, with OS-drawn selections.
+
+    The library's `MST` hands its estimator the exact row count (`len(data.df)`) as a known
+    total: under add/remove neighbours that count is not covered by the Gaussian measurements'
+    analysis. Here the total is the minimum-variance estimate from the noisy 1-way marginals,
+    which is post-processing. The library also compresses the domain by rewriting every row;
+    here compression merges codes in the counts (`Marginals.compressed`), so the rows never
+    need to be in memory.
+    """
+
     def exponential_mechanism(self, q, eps, sensitivity, prng=None, monotonic=False):  # noqa: ANN001, ANN201
         return super().exponential_mechanism(q, eps, sensitivity, prng=_OsChoice(), monotonic=monotonic)
+
+    def fit_marginals(self, data: Marginals) -> None:
+        rho = cdp_rho(self.epsilon, self.delta)
+        sigma = np.sqrt(3 / (2 * rho))
+        log1 = self.measure(data, [(col,) for col in data.domain], sigma)
+        total = max(1.0, float(estimation.minimum_variance_unbiased_total(log1)))
+        data, log1, self.undo_compress_fn = self.compress_domain(data, log1)
+        cliques = self.select(data, rho / 3.0, log1, total)
+        log2 = self.measure(data, cliques, sigma)
+        self.synthesizer = estimation.mirror_descent(data.domain, log1 + log2, known_total=total, iters=5000,
+                                                     marginal_oracle=marginal_oracles.message_passing_stable)
+
+    def transform_data(self, data: Marginals, supports: dict[str, np.ndarray]) -> Marginals:
+        return data.compressed(supports)
+
+
+class _MarginalAIM(AIMSynthesizer):
+    """smartnoise's AIM, reading the data only through `Marginals`, each estimate warm-started.
+
+    The library refits the graphical model from zero potentials in every round; Private-PGM's
+    reference AIM starts each round from the previous round's potentials, which converges in
+    far fewer steps. Warm starts change only the optimizer's starting point, which is
+    post-processing of the noisy measurements, so the privacy analysis is untouched.
+    `round_iters` steps are taken per round and `final_iters` at the end.
+    """
+
+    def __init__(self, *args: object, round_iters: int = 250, final_iters: int = 1000, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.round_iters, self.final_iters = round_iters, final_iters
+
+    def fit_marginals(self, data: Marginals) -> None:
+        self.rho = cdp_rho(self.epsilon, self.delta)
+        self.AIM(data, self.get_workload(data, degree=self.degree, max_cells=self.max_cells,
+                                         num_marginals=self.num_marginals))
+
+    def _estimate(self, data: Marginals, measurements: list, potentials: object, iters: int) -> object:
+        return estimation.mirror_descent(data.domain, measurements, potentials=potentials, iters=iters,
+                                         marginal_oracle=marginal_oracles.message_passing_stable)
+
+    def AIM(self, data: Marginals, workload: list[tuple[str, ...]]) -> None:  # noqa: N802 - the library's name
+        rounds = self.rounds or 16 * len(data.domain)
+        candidates = _aim_module.compile_workload(workload)
+        answers = {cl: data.project(cl).datavector() for cl in candidates}
+        sigma = np.sqrt(rounds / (2 * 0.9 * self.rho))
+        epsilon = np.sqrt(8 * 0.1 * self.rho / rounds)
+        oneway = [cl for cl in candidates if len(cl) == 1]
+        rho_used = len(oneway) * 0.5 / sigma ** 2
+        measurements = [LinearMeasurement(answers[cl] + np.asarray(gaussian_noise(sigma, answers[cl].size)), cl, sigma)
+                        for cl in oneway]
+        model = self._estimate(data, measurements, None, self.round_iters)
+        terminate = False
+        while not terminate:
+            if self.rho - rho_used < 2 * (0.5 / sigma ** 2 + 1.0 / 8 * epsilon ** 2):
+                remaining = self.rho - rho_used
+                sigma = np.sqrt(1 / (2 * 0.9 * remaining))
+                epsilon = np.sqrt(8 * 0.1 * remaining)
+                terminate = True
+            rho_used += 1.0 / 8 * epsilon ** 2 + 0.5 / sigma ** 2
+            size_limit = self.max_model_size * rho_used / self.rho
+            small = _aim_module.filter_candidates(candidates, model, size_limit)
+            cl = self._worst_approximated(small, answers, model, epsilon, sigma)
+            n = data.domain.size(cl)
+            y = answers[cl] + np.asarray(gaussian_noise(sigma, n))
+            before = model.project(cl).datavector()
+            measurements.append(LinearMeasurement(y, cl, sigma))
+            model = self._estimate(data, measurements, model.potentials, self.round_iters)
+            after = model.project(cl).datavector()
+            if np.linalg.norm(after - before, 1) <= sigma * np.sqrt(2 / np.pi) * n:
+                sigma /= 2
+                epsilon *= 2
+        self.synthesizer = self._estimate(data, measurements, model.potentials, self.final_iters)
+
+
+def _names(codes: pd.DataFrame | pl.LazyFrame) -> list[str]:
+    return list(codes.columns) if isinstance(codes, pd.DataFrame) else codes.collect_schema().names()
+
+
+def _in_memory(codes: pd.DataFrame | pl.LazyFrame) -> pd.DataFrame:
+    """MWEM and the GANs read rows, not marginals: they need the coded table in memory."""
+    return codes if isinstance(codes, pd.DataFrame) else codes.collect(engine="streaming").to_pandas()
 
 
 class Synthesizer:
@@ -168,13 +262,14 @@ class Synthesizer:
         return Spend(self.epsilon, self.delta, f"smartnoise-synth {self.name} (zCDP)",
                      accounting.rho_for(self.epsilon, self.delta))
 
-    def fit(self, codes: pd.DataFrame, cardinalities: list[int]) -> None:
+    def fit(self, codes: pd.DataFrame | pl.LazyFrame, cardinalities: list[int]) -> None:
+        """Fit on coded rows: a frame in memory, or a LazyFrame (say, a parquet scan) that MST
+        and AIM read only through streamed marginal counts."""
         model = type(self)._factory(epsilon=self.epsilon, delta=self.delta, **self.options)
-        transformer = TableTransformer([DeclaredCodes(k) for k in cardinalities])
         with _quiet_library():
-            model.fit(codes.to_numpy(dtype=np.int64), transformer=transformer, preprocessor_eps=0.0)
+            model.fit_marginals(Marginals.of(codes, cardinalities))
         self._model = model
-        self._columns = list(codes.columns)
+        self._columns = _names(codes)
 
     def sample(self, rows: int) -> pd.DataFrame:
         """Draw `rows` coded rows from the fitted model: pure post-processing."""
@@ -183,6 +278,15 @@ class Synthesizer:
         with _quiet_library():
             codes = self._draw(rows)
         return pd.DataFrame(np.asarray(codes, dtype=np.int64), columns=self._columns)
+
+    def sample_batches(self, rows: int, batch_rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
+        """`rows` coded rows in batches of at most `batch_rows`, so memory follows the batch, not the release.
+
+        Every synthesizer here draws rows independently from its fitted model, so batches
+        concatenate to the same distribution as one draw.
+        """
+        for start in range(0, rows, batch_rows):
+            yield self.sample(min(batch_rows, rows - start))
 
     def _draw(self, rows: int) -> np.ndarray:
         raise NotImplementedError
@@ -206,7 +310,7 @@ class MST(Synthesizer):
     """
 
     name = "mst"
-    _factory = _OsRandomMST
+    _factory = _MarginalMST
 
     def _draw(self, rows: int) -> np.ndarray:
         data = self._model.synthesizer.synthetic_data(rows=rows, method="sample")
@@ -217,7 +321,7 @@ class AIM(Synthesizer):
     """Private-PGM's AIM, the default: workload-aware, and the best per epsilon on published benchmarks."""
 
     name = "aim"
-    _factory = AIMSynthesizer
+    _factory = _MarginalAIM
 
     def _draw(self, rows: int) -> np.ndarray:
         data = self._model.synthesizer.synthetic_data(rows=rows, method="sample")
@@ -292,7 +396,8 @@ class MWEM(Synthesizer):
         count = accounting.pure(float(dp_domain.count_measurement(count_eps).map(1)), "OpenDP discrete Laplace row count")
         return accounting.compose([count, accounting.pure(mwem_eps, "smartnoise-synth mwem (pure DP)")])
 
-    def fit(self, codes: pd.DataFrame, cardinalities: list[int]) -> None:
+    def fit(self, codes: pd.DataFrame | pl.LazyFrame, cardinalities: list[int]) -> None:
+        codes = _in_memory(codes)
         count_eps, mwem_eps = self._shares()
         rows, _ = dp_domain.noisy_count(len(codes), count_eps)
         rows = max(rows, 1)
@@ -390,7 +495,8 @@ class _Gan(Synthesizer):
     def _kwargs(self, rows: int) -> dict[str, object]:
         return dict(self.options)
 
-    def fit(self, codes: pd.DataFrame, cardinalities: list[int]) -> None:
+    def fit(self, codes: pd.DataFrame | pl.LazyFrame, cardinalities: list[int]) -> None:
+        codes = _in_memory(codes)
         module = importlib.import_module(self._module)
         model = type(self)._factory(epsilon=self.epsilon, delta=self.delta, cuda=False, verbose=False,
                                     **self._kwargs(len(codes)))

@@ -74,7 +74,7 @@ def test_unknown_synthesizer_and_duplicate_registration_are_refused():
 
 @pytest.mark.parametrize("draw", [
     lambda: snsynth.utils.exponential_mechanism(np.zeros(10_000), 1.0),
-    lambda: synthesizers._OsRandomMST().exponential_mechanism(np.zeros(10_000), 1.0, 1.0),
+    lambda: synthesizers._MarginalMST().exponential_mechanism(np.zeros(10_000), 1.0, 1.0),
     lambda: int(snsynth.mwem.random.random() * 10_000),
 ])
 def test_selection_draws_ignore_numpy_and_python_seeds(draw):
@@ -95,6 +95,22 @@ def test_pate_vote_noise_ignores_seeds():
         labels, _votes = synthesizers._os_pate(torch.zeros(200, 3), teachers, lap_scale=1.0)
         outcomes.add(tuple(labels.squeeze().tolist()))
     assert len(outcomes) > 1
+
+
+def test_mst_never_hands_its_estimator_the_exact_row_count(monkeypatch):
+    """The row count is not covered by MST's measurements; the library passes it as a known total."""
+    totals: list[float] = []
+    estimate = synthesizers.estimation.mirror_descent
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        totals.append(kwargs.get("known_total"))
+        return estimate(*args, **kwargs)
+
+    monkeypatch.setattr(synthesizers.estimation, "mirror_descent", spy)
+    codes = _codes(2000)
+    synthesizers.create("mst", 1.0, 1e-9).fit(codes, CARDINALITIES)
+    assert totals and all(t is not None and t != len(codes) and abs(t - len(codes)) < 0.05 * len(codes)
+                          for t in totals)
 
 
 def test_mwem_sizes_histograms_from_declared_cardinalities_and_keeps_no_real_data():

@@ -6,6 +6,7 @@ report. A gate that raises is a failed gate, never a skipped one (fail closed).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 
@@ -36,3 +37,11 @@ def errored(gate: str, metric: str, exc: BaseException) -> GateResult:
     type goes into the result that may be published.
     """
     return GateResult(gate, metric, False, None, None, f"errored ({type(exc).__name__}); the run log has the trace")
+
+
+def guarded(gate: str, metric: str, judge: Callable[[], GateResult]) -> GateResult:
+    """`judge()`, or `errored(...)` when it raises: a metric that cannot be computed fails, never skips."""
+    try:
+        return judge()
+    except Exception as exc:  # noqa: BLE001 - any failure must fail the gate, not the run silently
+        return errored(gate, metric, exc)

@@ -37,6 +37,7 @@ whole, since thinning them would make every record look unique and every attack 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +45,7 @@ import pandas as pd
 from scipy.optimize import minimize_scalar
 from scipy.stats import hypergeom, norm
 
-from synthpriv.gates import GateResult, errored
+from synthpriv.gates import GateResult, errored, guarded
 from synthpriv.gates.leakage import _NULL, Encoded, encode, nearest_distances, nearest_rows
 from synthpriv.spec import PrivacyGate, ReleaseSpec
 
@@ -475,23 +476,18 @@ def run(
     def inferring() -> dict[str, Risk]:
         return {c: inference(syn, train, hold, secret=c, attacks=attacks, rng=rng) for c in secrets}
 
-    checks = [
-        ("singling_out_risk", singling, limits.max_singling_out_risk, "attack"),
-        ("linkability_risk", linking, limits.max_linkability_risk, "columns"),
-        ("inference_risk", inferring, limits.max_inference_risk, "secret column"),
-    ]
-    results = []
-    for metric, compute, threshold, kind in checks:
-        try:
-            risks = compute()
-        except Exception as exc:  # noqa: BLE001 - any failure must fail the gate, not the run silently
-            results.append(errored(GATE, metric, exc))
-            continue
+    def judge(metric: str, compute: Callable[[], dict[str, Risk]], threshold: float, kind: str) -> GateResult:
+        risks = compute()
         name, worst = _worst(risks)
         others = "; ".join(f"{k} {r.value:.4f} [{r.low:.4f}, {r.high:.4f}]" for k, r in risks.items())
         detail = f"upper bound at most; worst {kind} {name}: {worst.describe()}"
         if len(risks) > 1:
             detail += f"; each: {others}"
-        results.append(GateResult(GATE, metric, bool(worst.high <= threshold), round(worst.value, 6), threshold,
-                                  detail))
-    return results
+        return GateResult(GATE, metric, bool(worst.high <= threshold), round(worst.value, 6), threshold, detail)
+
+    checks = [
+        ("singling_out_risk", singling, limits.max_singling_out_risk, "attack"),
+        ("linkability_risk", linking, limits.max_linkability_risk, "columns"),
+        ("inference_risk", inferring, limits.max_inference_risk, "secret column"),
+    ]
+    return [guarded(GATE, check[0], lambda check=check: judge(*check)) for check in checks]

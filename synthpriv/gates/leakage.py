@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from synthpriv.domain import ColumnCodec, parse_numeric, to_number
-from synthpriv.gates import GateResult, errored
+from synthpriv.gates import GateResult, guarded
 from synthpriv.spec import NUMERIC_TYPES, ReleaseSpec
 
 GATE = "privacy"
@@ -364,18 +364,15 @@ def run(
         ("membership_auc", lambda: membership_auc(synthetic, training, holdout, spec, **opts),
          thresholds.max_membership_auc, True),
     ]
-    results = []
-    for metric, compute, threshold, at_most in checks:
-        try:
-            est = compute()
-        except Exception as exc:  # noqa: BLE001 - any failure must fail the gate, not the run silently
-            results.append(errored(GATE, metric, exc))
-            continue
+
+    def judge(metric: str, compute: Callable[[], Estimate], threshold: float, at_most: bool) -> GateResult:
+        est = compute()
         passed = est.high <= threshold if at_most else est.low >= threshold
         bound = "at most" if at_most else "at least"
         detail = f"{bound}; 95% CI [{est.low:.4f}, {est.high:.4f}] on {est.rows} of {est.of} rows"
-        results.append(GateResult(GATE, metric, bool(passed), round(est.value, 6), threshold, detail))
-    return results
+        return GateResult(GATE, metric, bool(passed), round(est.value, 6), threshold, detail)
+
+    return [guarded(GATE, check[0], lambda check=check: judge(*check)) for check in checks]
 
 
 def _sample(table: pd.DataFrame, max_rows: int, rng: np.random.Generator) -> pd.DataFrame:

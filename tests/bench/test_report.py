@@ -48,3 +48,30 @@ def test_synthesis_figures_are_rendered_side_by_side_with_the_baseline(tmp_path:
     (tmp_path / "full.json").write_text(json.dumps({**meta, "synthesis": {"full": True, "tables": {"adult": table}}}))
     text = report.render(tmp_path)
     assert "| mst | 1.0 | 0.07 / ValueError |" in text and "39,067 training rows" in text
+
+
+def test_training_by_size_shows_ours_next_to_the_library_and_says_why_a_size_has_no_baseline(tmp_path: Path) -> None:
+    meta = {"date": "2026-11-23", "machine": "x86_64, 2 cores"}
+    ours = {"who": "synthpriv", "synthesizer": "mst", "rows": 10_000_000, "fit_seconds": 200.0,
+            "fit_cpu_seconds": 150.0, "sample_seconds": 30.0, "peak_mib": 3100.0}
+    base = {"who": "smartnoise_in_memory", "synthesizer": "mst", "rows": 10_000_000, "error": "not run: too big"}
+    small = [{**ours, "rows": 100_000, "fit_cpu_seconds": 80.0}, {**base, "rows": 100_000, "fit_cpu_seconds": 100.0,
+                                                                  "peak_mib": 3500.0}]
+    small[1].pop("error")
+    (tmp_path / "bench.json").write_text(json.dumps({**meta, "train_scale": [ours, base, *small]}))
+    text = report.render(tmp_path)
+    assert "| mst | 100,000 | 200.0 | 80.0 | 3,100.0 | 30.0 | 100.0 | 3,500.0 | 0.8 |" in text
+    assert "| mst | 10,000,000 | 200.0 | 150.0 | 3,100.0 | 30.0 | not run: too big |  |  |" in text
+
+
+def test_opendp_mbi_figures_say_how_much_of_the_algorithm_ran(tmp_path: Path) -> None:
+    measured = {"tvd_1way": 0.02, "tvd_2way": 0.09, "tstr_accuracy": 0.76, "fit_cpu_seconds": 80.0,
+                "null_row_share": 0.004, "marginals_measured": {"1-way": 14, "2-way": 1}}
+    table = {"train_on_real_accuracy": 0.8665, "runs": [
+        {"synthesizer": "aim", "epsilon": 1.0, "opendp_mbi": measured},
+        {"synthesizer": "mst", "epsilon": 1.0, "opendp_mbi": {"error": "timed out after 900 s"}}]}
+    (tmp_path / "opendp_mbi.json").write_text(json.dumps({"date": "2026-11-30", "versions": {"opendp": "0.14.2"},
+                                                          "tables": {"adult": table}}))
+    text = report.render(tmp_path)
+    assert "| adult | aim | 1.0 | 0.09 | 0.02 | 0.76 / 0.8665 | 80.0 | 0.004 | 14 1-way, 1 2-way |" in text
+    assert "| adult | mst | 1.0 | timed out after 900 s |" in text and "opendp 0.14.2" in text

@@ -133,17 +133,18 @@ def _finished(api: ApiClient, dag_id: str, run_id: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def approved(airflow, api, runs) -> dict:
-    detail = _decide(airflow, api, runs, APPROVED, "Approve")
-    state = airflow.wait_for(lambda: _finished(api, f"synthpriv_{APPROVED}", runs[APPROVED]), 600,
-                             f"{APPROVED}'s run to finish")
-    return {"detail": detail, "state": state}
+    return _decided(airflow, api, runs, APPROVED, "Approve", timeout=600)
 
 
 @pytest.fixture(scope="module")
 def rejected(airflow, api, runs) -> dict:
-    detail = _decide(airflow, api, runs, REJECTED, "Reject")
-    state = airflow.wait_for(lambda: _finished(api, f"synthpriv_{REJECTED}", runs[REJECTED]), 300,
-                             f"{REJECTED}'s run to finish")
+    return _decided(airflow, api, runs, REJECTED, "Reject", timeout=300)
+
+
+def _decided(airflow, api, runs, name: str, option: str, timeout: float) -> dict:
+    """Answer `name`'s review with `option`, then wait for its run to end."""
+    detail = _decide(airflow, api, runs, name, option)
+    state = airflow.wait_for(lambda: _finished(api, f"synthpriv_{name}", runs[name]), timeout, f"{name}'s run to finish")
     return {"detail": detail, "state": state}
 
 

@@ -111,6 +111,9 @@ class _ColumnShuffler:
             out[column] = out[column].replace(labels.index(gone), labels.index(kept))
         return out
 
+    def sample_batches(self, rows: int, batch_rows: int) -> list[pd.DataFrame]:
+        return [self.sample(rows)]
+
 
 def _release_with(monkeypatch, capsys, spec_path: Path, drop=None) -> dict:
     from synthpriv import stages

@@ -1,0 +1,147 @@
+"""Training time and peak memory by table size: streamed marginals against the library's in-memory path.
+
+The table is 15 coded columns: Adult's 14 (`../shared/data/adult-pgm`, drawn with
+replacement up to the size asked for) and an age band that follows age with some noise,
+written to parquet in batches, as the train stage writes its codes. Each measurement runs
+in a fresh Python process (`python -m bench.train_scale WHO NAME ROWS PATH`), so its
+peak resident memory (`ru_maxrss`, imports included) is its own:
+
+* `synthpriv`: `Synthesizer.fit` on `pl.scan_parquet(path)`, the train stage's path: MST
+  and AIM read the rows only as marginal counts from Polars' streaming engine.
+* `smartnoise_in_memory`: the same mechanism through smartnoise-synth's own `fit` on the
+  table loaded as a numpy array (declared codes, no inference), the path a user of the
+  library takes. It is run only up to `BASELINE_MAX_ROWS`: the library turns every row
+  into a Python tuple, which at 10M rows would not fit this machine.
+
+Sampling the same number of rows, in batches of a million as the sample stage does, is
+timed too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+ADULT = ROOT.parent / "shared" / "data" / "adult-pgm"
+QUICK = {"mst": (100_000, 1_000_000, 10_000_000)}
+FULL = {"aim": (100_000, 1_000_000, 10_000_000)}
+BASELINE_MAX_ROWS = 1_000_000
+EPSILON, DELTA = 1.0, 1e-9
+_BATCH = 1_000_000
+_AGE_BANDS = 9
+
+
+def sizes() -> list[int]:
+    """The 15 columns' cardinalities: Adult's declared domain plus the age band."""
+    domain = json.loads((ADULT / "adult-domain.json").read_text())
+    return [*domain.values(), _AGE_BANDS]
+
+
+def write_table(rows: int, path: Path, seed: int = 0) -> None:
+    """`rows` rows drawn with replacement from Adult, plus the age band, as uint8 parquet in batches."""
+    import pandas as pd
+
+    domain = json.loads((ADULT / "adult-domain.json").read_text())
+    adult = pd.read_csv(ADULT / "adult.csv")[list(domain)].to_numpy(dtype=np.uint8)
+    names = [*domain, "age-band"]
+    schema = pa.schema([(n, pa.uint8()) for n in names])
+    rng = np.random.default_rng(seed)
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, rows, _BATCH):
+            n = min(_BATCH, rows - start)
+            block = adult[rng.integers(len(adult), size=n)]
+            band = np.minimum(block[:, 0] // 10 + (rng.random(n) < 0.1), _AGE_BANDS - 1).astype(np.uint8)
+            arrays = [pa.array(block[:, i]) for i in range(block.shape[1])] + [pa.array(band)]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+
+
+def _fit_ours(name: str, path: Path) -> object:
+    import polars as pl
+
+    from synthpriv import synthesizers
+
+    model = synthesizers.create(name, EPSILON, DELTA)
+    model.fit(pl.scan_parquet(path), sizes())
+    return model
+
+
+def _fit_library(name: str, path: Path) -> None:
+    from snsynth.aim import AIMSynthesizer
+    from snsynth.mst import MSTSynthesizer
+    from snsynth.transform.table import TableTransformer
+
+    from synthpriv.synthesizers import DeclaredCodes
+
+    codes = pq.read_table(path).to_pandas().to_numpy(dtype=np.int64)
+    model = {"mst": MSTSynthesizer, "aim": AIMSynthesizer}[name](epsilon=EPSILON, delta=DELTA)
+    with contextlib.redirect_stdout(io.StringIO()):
+        model.fit(codes, transformer=TableTransformer([DeclaredCodes(k) for k in sizes()]), preprocessor_eps=0.0)
+
+
+def measure(who: str, name: str, rows: int, path: Path) -> dict:
+    """Fit (and, for ours, sample `rows` rows in batches) in this process; seconds and peak MiB."""
+    started, cpu = time.perf_counter(), time.process_time()
+    result: dict = {"who": who, "synthesizer": name, "rows": rows}
+    if who == "synthpriv":
+        model = _fit_ours(name, path)
+        result["fit_seconds"] = round(time.perf_counter() - started, 1)
+        result["fit_cpu_seconds"] = round(time.process_time() - cpu, 1)
+        sampled = time.perf_counter()
+        drawn = sum(len(batch) for batch in model.sample_batches(rows, _BATCH))
+        result["sample_seconds"] = round(time.perf_counter() - sampled, 1)
+        assert drawn == rows
+    else:
+        _fit_library(name, path)
+        result["fit_seconds"] = round(time.perf_counter() - started, 1)
+        result["fit_cpu_seconds"] = round(time.process_time() - cpu, 1)
+    result["peak_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return result
+
+
+def _in_subprocess(who: str, name: str, rows: int, path: Path, timeout_s: float) -> dict:
+    try:
+        done = subprocess.run([sys.executable, "-m", "bench.train_scale", who, name, str(rows), str(path)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        return {"who": who, "synthesizer": name, "rows": rows, "error": f"timeout after {timeout_s:.0f} s"}
+    if done.returncode != 0:
+        return {"who": who, "synthesizer": name, "rows": rows, "error": f"exit {done.returncode}",
+                "stderr_tail": done.stderr[-1500:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(plan: dict[str, tuple[int, ...]] = QUICK, timeout_s: float = 3600) -> list[dict]:
+    """Every (synthesizer, size) of `plan`, ours and (up to `BASELINE_MAX_ROWS`) the library's."""
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for rows in sorted({n for ns in plan.values() for n in ns}):
+            path = Path(tmp) / f"codes_{rows}.parquet"
+            write_table(rows, path)
+            for name, wanted in plan.items():
+                if rows not in wanted:
+                    continue
+                for who in ("synthpriv", "smartnoise_in_memory"):
+                    if who != "synthpriv" and rows > BASELINE_MAX_ROWS:
+                        results.append({"who": who, "synthesizer": name, "rows": rows,
+                                        "error": "not run: the in-memory path holds every row as a Python tuple"})
+                        continue
+                    results.append(_in_subprocess(who, name, rows, path, timeout_s))
+                    print(json.dumps(results[-1]), flush=True)
+            path.unlink()
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]))))
