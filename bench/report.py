@@ -153,9 +153,9 @@ def _train_scale(run: dict) -> str:
 Measured {run['date']} ({run['machine']}). 15 coded columns (Adult's 14 drawn with replacement,
 plus an age band), epsilon 1. Ours fits on a parquet scan and reads the rows only as marginal
 counts from Polars' streaming engine; the baseline is the same mechanism through smartnoise-synth's
-own `fit` on the table in memory. Peak is the process's resident set (imports included, about
-400 MiB); target for 10M rows: under 4 GiB (4,096 MiB). Sampling draws the same number of rows in
-batches of a million.
+own `fit` on the table in memory. Peak is the measuring process's resident high-water mark
+(`VmHWM`, imports included); target for 10M rows: under 4 GiB (4,096 MiB). Sampling draws the
+same number of rows in batches of a million.
 
 | synthesizer | rows | fit s | fit CPU s | peak MiB | sample s | baseline fit CPU s | baseline peak MiB | CPU ratio |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
@@ -205,9 +205,10 @@ def render(results: Path) -> str:
             sections.append(_synthesis(run))
     standalone = _load(results, "opendp_mbi.json")
     if full and full.get("opendp_mbi"):
-        sections.append(_opendp_mbi(full["opendp_mbi"], f"{full['date']} ({full['machine']}) in the same run"))
+        sections.append(_opendp_mbi(full["opendp_mbi"], f"on {full['date']} ({full['machine']}), in the full run"))
     elif standalone:
-        sections.append(_opendp_mbi(standalone, f"{standalone.get('date', 'before dates were recorded')} by `python -m bench.opendp_mbi`"))
+        when = (f"on {standalone['date']}" if "date" in standalone else "in an earlier run (its date was not recorded)")
+        sections.append(_opendp_mbi(standalone, f"{when} by `python -m bench.opendp_mbi`"))
     for run in (quick, full):
         if run and run.get("train_scale"):
             sections.append(_train_scale(run))

@@ -12,7 +12,8 @@ epsilon and synthesizer it reports, measured in the same run:
 Ours trains on codes over the declared domain (fully DP). The baseline is smartnoise-synth's
 `Synthesizer.create(name, epsilon=...)` then `fit(table, ...)` on the raw table, with its own
 preprocessing and the same total epsilon: it learns category sets from the data for free,
-so it is not end-to-end DP. AIM is slow: by default it runs on the customer table at epsilon 1
+so it is not end-to-end DP. Our AIM focuses its workload on the target, as it does in a release
+whose quality gate names one; the baseline's AIM keeps the library's all-pairs workload. AIM is slow: by default it runs on the customer table at epsilon 1
 only, and MST runs at every epsilon on Adult and at 1 on the customer table (see
 `configurations`); `--full` (or `run(full=True)`) runs both at every epsilon on both tables.
 """
@@ -113,7 +114,8 @@ def accuracy(train: pd.DataFrame, test: pd.DataFrame, target: str) -> float:
 
 
 def _ours(table: Table, name: str, epsilon: float) -> tuple[pd.DataFrame, float, float, float]:
-    model = synthesizers.create(name, epsilon, DELTA)
+    """As a release whose quality gate names the table's target: AIM focuses its workload there."""
+    model = synthesizers.create(name, epsilon, DELTA, {"focus": table.target} if name == "aim" else None)
     started, cpu = time.perf_counter(), time.process_time()
     model.fit(table.train, table.sizes)
     fitted, fit_cpu = time.perf_counter(), time.process_time() - cpu

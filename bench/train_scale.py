@@ -4,7 +4,7 @@ The table is 15 coded columns: Adult's 14 (`../shared/data/adult-pgm`, drawn wit
 replacement up to the size asked for) and an age band that follows age with some noise,
 written to parquet in batches, as the train stage writes its codes. Each measurement runs
 in a fresh Python process (`python -m bench.train_scale WHO NAME ROWS PATH`), so its
-peak resident memory (`ru_maxrss`, imports included) is its own:
+peak resident memory (the kernel's high-water mark, imports included) is its own:
 
 * `synthpriv`: `Synthesizer.fit` on `pl.scan_parquet(path)`, the train stage's path: MST
   and AIM read the rows only as marginal counts from Polars' streaming engine.
@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -106,8 +105,19 @@ def measure(who: str, name: str, rows: int, path: Path) -> dict:
         _fit_library(name, path)
         result["fit_seconds"] = round(time.perf_counter() - started, 1)
         result["fit_cpu_seconds"] = round(time.process_time() - cpu, 1)
-    result["peak_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["peak_mib"] = peak_mib()
     return result
+
+
+def peak_mib() -> float:
+    """This process's peak resident set, from the kernel's high-water mark (`VmHWM`).
+
+    Not `ru_maxrss`: Linux carries it across `execve`, so a child started by a large parent
+    (the benchmark runner holds gigabytes by then) would report the parent's peak.
+    """
+    status = Path("/proc/self/status").read_text()
+    kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    return round(kib / 1024, 1)
 
 
 def _in_subprocess(who: str, name: str, rows: int, path: Path, timeout_s: float) -> dict:

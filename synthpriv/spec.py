@@ -306,7 +306,7 @@ class Privacy(_Frozen):
     OPTIONS: ClassVar[dict[str, dict[str, str]]] = {
         "mst": {},
         "aim": {"max_model_size": "float", "degree": "int", "num_marginals": "int", "max_cells": "int", "rounds": "int",
-                "round_iters": "int", "final_iters": "int"},
+                "round_iters": "int", "final_iters": "int", "focus": "str"},
         "mwem": {"iterations": "int", "q_count": "int", "marginal_width": "int", "max_cells": "int",
                  "mult_weights_iterations": "int", "count_share": "float"},
         "dpctgan": {"epochs": "int", "batch_size": "int", "sigma": "float", "max_per_sample_grad_norm": "float",
@@ -352,7 +352,7 @@ class Privacy(_Frozen):
                 problems.append(f"options.{key}: unknown option for {synthesizer} (it takes: {known})")
             elif not cls._has_kind(value, kind):
                 problems.append(f"options.{key}: {synthesizer} needs {'an' if kind == 'int' else 'a'} {kind}")
-            elif kind != "bool" and value <= 0:
+            elif kind not in ("bool", "str") and value <= 0:
                 problems.append(f"options.{key}: must be > 0")
             elif key == "count_share" and value >= 1:
                 problems.append("options.count_share: must be below 1")
@@ -365,6 +365,8 @@ class Privacy(_Frozen):
     def _has_kind(value: object, kind: str) -> bool:
         if kind == "bool":
             return isinstance(value, bool)
+        if kind == "str":
+            return isinstance(value, str)
         if isinstance(value, bool):
             return False
         return isinstance(value, int) if kind == "int" else isinstance(value, (int, float)) and math.isfinite(value)
@@ -515,6 +517,9 @@ class ReleaseSpec(_Frozen):
         unlinked = sorted(set(linked) - {c.name for c in self.modelled_columns})
         if unlinked:
             raise ValueError(f"gates.privacy.linkability_columns must name released columns: {', '.join(unlinked)}")
+        focus = self.privacy.options.get("focus")
+        if focus is not None and focus not in {c.name for c in self.modelled_columns}:
+            raise ValueError(f"privacy.options.focus must name a released column: {focus}")
         discrete = {c.name for c in self.modelled_columns if c.type in (ColumnType.CATEGORICAL, ColumnType.BOOLEAN)}
         q = self.gates.quality
         wrong = sorted({n for n in [*([q.target] if q.target else []), *q.protected] if n not in discrete})

@@ -113,6 +113,40 @@ def test_mst_never_hands_its_estimator_the_exact_row_count(monkeypatch):
                           for t in totals)
 
 
+def test_aim_focus_adds_every_three_way_marginal_holding_the_predicted_column():
+    from synthpriv.marginals import Marginals
+
+    model = synthesizers._MarginalAIM(epsilon=1.0, delta=1e-9, focus="col1")
+    data = Marginals.of(pd.DataFrame({f"x{i}": [0, 1] for i in range(4)}), [2, 2, 2, 2])
+    assert model._focused(data) == [("col1", "col0", "col2"), ("col1", "col0", "col3"), ("col1", "col2", "col3")]
+    assert synthesizers._MarginalAIM(epsilon=1.0, delta=1e-9)._focused(data) == []
+
+
+def test_aim_focuses_on_the_quality_gates_target_unless_told_otherwise():
+    raw = demo_spec_dict()
+    raw["privacy"]["synthesizer"] = "aim"
+    raw["gates"] = {"quality": {"target": "segment"}}
+    assert synthesizers.plan(parse_spec(raw)).synthesizer.options["focus"] == "segment"
+    raw["privacy"]["options"] = {"focus": "sex"}
+    assert synthesizers.plan(parse_spec(raw)).synthesizer.options["focus"] == "sex"
+    raw["privacy"]["options"] = {"focus": "nope"}
+    with pytest.raises(SpecError, match="privacy.options.focus must name a released column: nope"):
+        parse_spec(raw)
+    raw["privacy"]["options"] = {"focus": 3}
+    with pytest.raises(SpecError, match="options.focus: aim needs a str"):
+        parse_spec(raw)
+
+
+def test_aim_with_a_focus_fits_and_samples_over_the_declared_codes():
+    model = synthesizers.create("aim", 3.0, 1e-9, {"focus": "b", "rounds": 4, "round_iters": 50, "final_iters": 100})
+    model.fit(_codes(), CARDINALITIES)
+    assert model._model.focus == "col1"
+    out = model.sample(300)
+    assert list(out.columns) == ["a", "b", "c"] and (out.max() < CARDINALITIES).all()
+    with pytest.raises(ValueError, match="options.focus: 'zz' is not among the modelled columns"):
+        synthesizers.create("aim", 3.0, 1e-9, {"focus": "zz"}).fit(_codes(), CARDINALITIES)
+
+
 def test_mwem_sizes_histograms_from_declared_cardinalities_and_keeps_no_real_data():
     model = synthesizers.create("mwem", 2.0, 1e-9, {"iterations": 5})
     model.fit(_codes(), CARDINALITIES)
