@@ -38,7 +38,7 @@ QUICK = {"mst": (100_000, 1_000_000, 10_000_000)}
 FULL = {"aim": (100_000, 1_000_000, 10_000_000)}
 BASELINE_MAX_ROWS = 1_000_000
 EPSILON, DELTA = 1.0, 1e-9
-_BATCH = 1_000_000
+_BATCH = 1_000_000  # rows of the benchmark table written to parquet at a time
 _AGE_BANDS = 9
 
 
@@ -98,7 +98,7 @@ def measure(who: str, name: str, rows: int, path: Path) -> dict:
         result["fit_seconds"] = round(time.perf_counter() - started, 1)
         result["fit_cpu_seconds"] = round(time.process_time() - cpu, 1)
         sampled = time.perf_counter()
-        drawn = sum(len(batch) for batch in model.sample_batches(rows, _BATCH))
+        drawn = sum(len(batch) for batch in model.sample_batches(rows))
         result["sample_seconds"] = round(time.perf_counter() - sampled, 1)
         assert drawn == rows
     else:

@@ -48,7 +48,6 @@ TRAINING, HOLDOUT, CODES = "training.parquet", "holdout.parquet", "training_code
 GATES, DOMAIN, APPROVAL, REPORT, META = "gates.json", "domain_report.json", "approval.json", "report.html", "run.json"
 REVIEW = "review.html"
 TRAIN_ERROR = "train_error.txt"
-SAMPLE_BATCH_ROWS = 1_000_000
 _LIBRARIES = ("smartnoise-synth", "opendp", "mbi", "great-expectations", "presidio-analyzer", "pandas")
 
 
@@ -300,7 +299,7 @@ def sample(ctx: RunContext) -> dict:
         identifiers = _identifier_values(ctx)
     tmp, writer, rows = ctx.path(SYNTHETIC + ".tmp"), None, 0
     try:
-        for codes in model.sample_batches(spec.synthesis.rows, SAMPLE_BATCH_ROWS):
+        for codes in model.sample_batches(spec.synthesis.rows):
             codec = TableCodec.from_columns([c for c in spec.modelled_columns if c.name in codes.columns])
             table = codec.decode(codes, rng).iloc[rng.permutation(len(codes))].reset_index(drop=True)
             if replaced:

@@ -58,6 +58,7 @@ from synthpriv.marginals import Marginals
 from synthpriv.spec import Privacy, ReleaseSpec
 
 _OS_RANDOM = random.SystemRandom()
+SAMPLE_BATCH_ROWS = 1_000_000  # rows drawn, decoded and written at a time: bounds the sample stage's memory
 log = logging.getLogger(__name__)
 
 
@@ -300,7 +301,7 @@ class Synthesizer:
             codes = self._draw(rows)
         return pd.DataFrame(np.asarray(codes, dtype=np.int64), columns=self._columns)
 
-    def sample_batches(self, rows: int, batch_rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
+    def sample_batches(self, rows: int, batch_rows: int = SAMPLE_BATCH_ROWS) -> Iterator[pd.DataFrame]:
         """`rows` coded rows in batches of at most `batch_rows`, so memory follows the batch, not the release.
 
         Every synthesizer here draws rows independently from its fitted model, so batches

@@ -111,7 +111,7 @@ class _ColumnShuffler:
             out[column] = out[column].replace(labels.index(gone), labels.index(kept))
         return out
 
-    def sample_batches(self, rows: int, batch_rows: int) -> list[pd.DataFrame]:
+    def sample_batches(self, rows: int) -> list[pd.DataFrame]:
         return [self.sample(rows)]
 
 
