@@ -104,6 +104,21 @@ def test_scan_json_shape(capsys, tmp_path):
     assert all(set(c) == {"name", "entity", "role", "score"} for c in out["columns"])
 
 
+def test_a_failed_fit_keeps_its_trace_private_and_leaves_no_codes_behind(capsys, home, write_spec, settings,
+                                                                         monkeypatch):
+    from synthpriv import stages, synthesizers
+
+    def broken(self, codes, cardinalities):  # noqa: ANN001, ANN202
+        raise RuntimeError("library failure")
+
+    monkeypatch.setattr(synthesizers.MST, "fit", broken)
+    code, out = _run(capsys, "release", str(write_spec()))
+    assert code == 3 and "the mst synthesizer failed (RuntimeError); its budget is spent" in out["reason"]
+    workspace = settings.workspace_root / "demo_customers" / out["run_id"]
+    assert (workspace / stages.TRAIN_ERROR).exists() and not (workspace / stages.CODES).exists()
+    assert "library failure" not in json.dumps(out)
+
+
 @pytest.mark.slow
 def test_release_publishes_new_versions_with_manifest_and_spends_budget(capsys, home, write_spec, settings):
     spec = write_spec()

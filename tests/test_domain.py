@@ -73,3 +73,18 @@ def test_a_domain_still_to_be_estimated_has_no_codes_yet():
     col = Column(name="x", type="float", bounds="estimate", estimate_epsilon=0.1)
     with pytest.raises(ValueError, match="x is still to be estimated"):
         TableCodec.from_columns([col])
+
+
+def test_encoding_a_file_in_batches_matches_encoding_it_whole(tmp_path):
+    """The train stage encodes batch by batch: codes and out-of-domain counts must not depend on the batching."""
+    codec = TableCodec.from_columns([Column(name="x", type="integer", bounds=(0, 100), bins=10),
+                                     Column(name="c", type="categorical", categories=["a", "b"])])
+    table = pd.DataFrame({"x": [5, 500, 50, -3, 99, 1000, 7], "c": ["a", "z", "b", "a", "y", "b", "a"],
+                          "ignored": range(7)})
+    table.to_parquet(tmp_path / "rows.parquet", row_group_size=2)
+    outside = codec.encode_file(tmp_path / "rows.parquet", tmp_path / "codes.parquet", batch_rows=3)
+    whole, whole_outside = codec.encode(table)
+    written = pd.read_parquet(tmp_path / "codes.parquet")
+    assert outside == whole_outside == {"x": 3, "c": 2}
+    assert list(written.columns) == ["x", "c"] and written.dtypes.map(str).tolist() == ["uint8", "uint8"]
+    assert written.astype(np.int64).equals(whole.astype(np.int64))
