@@ -88,7 +88,7 @@ def measure(table: Table, synth: pd.DataFrame, stats: dict) -> dict:
     return {
         "tvd_1way": round(marginal_tvd(table.test, inside, table.sizes, 1), 4),
         "tvd_2way": round(marginal_tvd(table.test, inside, table.sizes, 2), 4),
-        "tstr_accuracy": round(accuracy(inside, table.test, table.target), 4),
+        "tstr_accuracy": round(accuracy(inside, table.test, table.target, table.ordinal), 4),
         "fit_seconds": round(stats["fit_seconds"], 1),
         "fit_cpu_seconds": round(stats["fit_cpu_seconds"], 1),
         "sample_seconds": round(stats["sample_seconds"], 1),
@@ -129,7 +129,7 @@ def run(epsilons: tuple[float, ...] = (0.3, 1.0, 3.0), algorithms: tuple[str, ..
     for name in tables:
         table = TABLES[name]()
         entry = {"rows_train": len(table.train), "rows_test": len(table.test), "target": table.target,
-                 "train_on_real_accuracy": round(accuracy(table.train, table.test, table.target), 4),
+                 "train_on_real_accuracy": round(accuracy(table.train, table.test, table.target, table.ordinal), 4),
                  "sampling_floor": {f"tvd_{w}way": round(marginal_tvd(table.test, table.train, table.sizes, w), 4)
                                     for w in (1, 2)},
                  "runs": []}

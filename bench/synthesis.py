@@ -16,6 +16,8 @@ so it is not end-to-end DP. Our AIM focuses its workload on the target, as it do
 whose quality gate names one; the baseline's AIM keeps the library's all-pairs workload. AIM is slow: by default it runs on the customer table at epsilon 1
 only, and MST runs at every epsilon on Adult and at 1 on the customer table (see
 `configurations`); `--full` (or `run(full=True)`) runs both at every epsilon on both tables.
+`aim_target` measures the one figure issue #4 sets a target for, AIM at epsilon 1 on Adult,
+as the mean of several fits.
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
+import bench
 from synthpriv import synthesizers
 from synthpriv.domain import TableCodec
 from synthpriv.sample_data import generate_customers
@@ -47,19 +52,26 @@ class Table:
     """A benchmark table as integer codes over a public domain, split into train and test."""
 
     def __init__(self, name: str, codes: pd.DataFrame, sizes: list[int], target: str,
-                 baseline_input: pd.DataFrame, to_codes: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
+                 baseline_input: pd.DataFrame, to_codes: Callable[[pd.DataFrame], pd.DataFrame],
+                 ordinal: frozenset[str] = frozenset()) -> None:
         test = np.random.default_rng(SPLIT_SEED).random(len(codes)) < 0.2
         self.name, self.sizes, self.target = name, sizes, target
+        self.ordinal = ordinal  # columns whose codes are ordered bins of a number or date
         self.train, self.test = codes[~test].reset_index(drop=True), codes[test].reset_index(drop=True)
         self.baseline_train = baseline_input[~test].reset_index(drop=True)
         self.to_codes = to_codes  # maps the baseline's decoded output onto the same public codes
+
+
+#: Adult's attributes that are numbers in the UCI data; adult-pgm holds them as ordered bins.
+ADULT_NUMERIC = frozenset({"age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week"})
 
 
 def adult() -> Table:
     domain = json.loads((ADULT / "adult-domain.json").read_text())
     codes = pd.read_csv(ADULT / "adult.csv")[list(domain)]
     return Table("adult", codes, list(domain.values()), "income>50K", codes,
-                 lambda out: out[list(domain)].astype(np.int64).clip(0, np.array(list(domain.values())) - 1))
+                 lambda out: out[list(domain)].astype(np.int64).clip(0, np.array(list(domain.values())) - 1),
+                 ADULT_NUMERIC)
 
 
 def customers() -> Table:
@@ -82,7 +94,8 @@ def customers() -> Table:
                 out[c.name] = pd.to_datetime(pd.to_numeric(out[c.name], errors="coerce"), unit="D", errors="coerce")
         return codec.encode(out[[c.name for c in columns]])[0]
 
-    return Table("customers", codes, codec.cardinalities, "segment", raw, to_codes)
+    ordinal = frozenset(c.name for c in columns if c.type in (ColumnType.INTEGER, ColumnType.FLOAT, ColumnType.DATE))
+    return Table("customers", codes, codec.cardinalities, "segment", raw, to_codes, ordinal)
 
 
 def marginal_tvd(real: pd.DataFrame, synth: pd.DataFrame, sizes: list[int], way: int) -> float:
@@ -97,8 +110,14 @@ def marginal_tvd(real: pd.DataFrame, synth: pd.DataFrame, sizes: list[int], way:
     return float(np.mean(errors))
 
 
-def accuracy(train: pd.DataFrame, test: pd.DataFrame, target: str) -> float:
-    """Accuracy on `test` of a gradient-boosted classifier trained on `train` (codes as categories)."""
+def accuracy(train: pd.DataFrame, test: pd.DataFrame, target: str, ordinal: frozenset[str] = frozenset()) -> float:
+    """Accuracy on `test` of a gradient-boosted classifier trained on `train`.
+
+    As in the quality gate's TSTR (`synthpriv.fidelity.tstr`), binned numbers stay ordered
+    and only categories are declared categorical: treating 85 age bins as unordered
+    categories lets the trees split on noise in sparse bins, which costs the synthetic
+    side more than the real one. Codes of 255 or more are numeric to the trees regardless.
+    """
     from sklearn.ensemble import HistGradientBoostingClassifier
     from threadpoolctl import threadpool_limits
 
@@ -106,8 +125,8 @@ def accuracy(train: pd.DataFrame, test: pd.DataFrame, target: str) -> float:
     y = train[target].to_numpy()
     if len(np.unique(y)) < 2:
         return float((test[target].to_numpy() == y[0]).mean())
-    wide = [train[c].max() >= 255 or test[c].max() >= 255 for c in features]
-    model = HistGradientBoostingClassifier(categorical_features=np.array([not w for w in wide]), random_state=0)
+    categorical = [c not in ordinal and train[c].max() < 255 and test[c].max() < 255 for c in features]
+    model = HistGradientBoostingClassifier(categorical_features=np.array(categorical), random_state=0)
     with threadpool_limits(limits=1):
         model.fit(train[features].to_numpy(), y)
         return float(model.score(test[features].to_numpy(), test[target].to_numpy()))
@@ -144,7 +163,7 @@ def _measure(table: Table, synth: pd.DataFrame, fit_s: float, fit_cpu_s: float, 
     return {
         "tvd_1way": round(marginal_tvd(table.test, synth, table.sizes, 1), 4),
         "tvd_2way": round(marginal_tvd(table.test, synth, table.sizes, 2), 4),
-        "tstr_accuracy": round(accuracy(synth, table.test, table.target), 4),
+        "tstr_accuracy": round(accuracy(synth, table.test, table.target, table.ordinal), 4),
         "fit_seconds": round(fit_s, 1),
         "fit_cpu_seconds": round(fit_cpu_s, 1),  # robust to other load on a shared machine
         "sample_seconds": round(sample_s, 1),
@@ -170,12 +189,12 @@ def configurations(table: str, epsilons: tuple[float, ...], full: bool) -> list[
 def run(epsilons: tuple[float, ...] = (0.3, 1.0, 3.0), full: bool = False,
         tables: tuple[str, ...] = ("adult", "customers")) -> dict:
     """Measure every configuration on every table; returns a JSON-able dict."""
-    results: dict = {"delta": DELTA, "epsilons": list(epsilons), "full": full, "tables": {}}
+    results: dict = {**bench.stamp(), "delta": DELTA, "epsilons": list(epsilons), "full": full, "tables": {}}
     for table in (adult() if t == "adult" else customers() for t in tables):
         # no synthesizer can be expected to beat the real training rows themselves
         real_floor = {f"tvd_{w}way": round(marginal_tvd(table.test, table.train, table.sizes, w), 4) for w in (1, 2)}
         entry = {"rows_train": len(table.train), "rows_test": len(table.test), "target": table.target,
-                 "train_on_real_accuracy": round(accuracy(table.train, table.test, table.target), 4),
+                 "train_on_real_accuracy": round(accuracy(table.train, table.test, table.target, table.ordinal), 4),
                  "sampling_floor": real_floor, "runs": []}
         for name, eps in configurations(table.name, tuple(epsilons), full):
             row = {"synthesizer": name, "epsilon": eps}
@@ -190,14 +209,58 @@ def run(epsilons: tuple[float, ...] = (0.3, 1.0, 3.0), full: bool = False,
     return results
 
 
+def _aim_on_adult(who: str, epsilon: float) -> dict:
+    """One fit of AIM on Adult, measured; a top-level function so a worker process can run it."""
+    table = adult()
+    try:
+        return _measure(table, *(_ours if who == "synthpriv" else _smartnoise)(table, "aim", epsilon))
+    except Exception as exc:  # noqa: BLE001 - a failed baseline is a result, not a crash
+        return {"error": type(exc).__name__}
+
+
+def aim_target(repeats: int = 3, epsilon: float = 1.0, workers: int = 2) -> dict:
+    """Issue #4's target: AIM at `epsilon` on Adult within 1.5 accuracy points of train-on-real.
+
+    One fit's TSTR moves by about half a point between runs (fresh DP noise, a fresh sample),
+    as much as the effects being measured, so the figure is the mean of `repeats` fits, each
+    reported, next to one fit of smartnoise-synth's AIM used as its README shows. Workers are
+    spawned, not forked: JAX is multithreaded once imported.
+    """
+    table = adult()
+    jobs = ["smartnoise_readme"] + ["synthpriv"] * repeats  # the slowest first
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        measured = list(pool.map(_aim_on_adult, jobs, [epsilon] * len(jobs)))
+    baseline, runs = measured[0], measured[1:]
+    real = accuracy(table.train, table.test, table.target, table.ordinal)
+    ok = [r["tstr_accuracy"] for r in runs if "error" not in r]
+    mean = float(np.mean(ok)) if ok else float("nan")
+    result = {**bench.stamp(), "table": table.name, "epsilon": epsilon, "delta": DELTA,
+              "train_on_real_accuracy": round(real, 4),
+              "runs": runs, "smartnoise_readme": baseline, "mean_tstr_accuracy": round(mean, 4),
+              "gap_points": round(100 * (real - mean), 2), "target_gap_points": 1.5}
+    print(json.dumps(result), flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="MST and AIM at every epsilon on every table (slow)")
     parser.add_argument("--tables", default="adult,customers")
+    parser.add_argument("--aim-target", action="store_true", help="AIM at epsilon 1 on Adult only (issue #4's target)")
+    parser.add_argument("--record", action="store_true",
+                        help="put the section into bench.json (full.json with --full) and regenerate BENCHMARKS.md")
     args = parser.parse_args()
-    results = run(full=args.full, tables=tuple(args.tables.split(",")))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "synthesis.json").write_text(json.dumps(results, indent=2))
+    if args.aim_target:
+        key, section = "aim_target", aim_target()
+    else:
+        key, section = "synthesis", run(full=args.full, tables=tuple(args.tables.split(",")))
+    if args.record:
+        from bench import report
+
+        report.record(RESULTS, "full.json" if args.full else "bench.json", key, section)
+    else:
+        (RESULTS / f"{key}.json").write_text(json.dumps(section, indent=2))
 
 
 if __name__ == "__main__":

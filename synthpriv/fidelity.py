@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from synthpriv.domain import TableCodec, parse_numeric, to_number
-from synthpriv.gates import GateResult, errored
+from synthpriv.gates import GateResult, errored, uniform_rows
 from synthpriv.spec import Column, ColumnType, NUMERIC_TYPES, QualityGate, ReleaseSpec
 
 GATE = "quality"
@@ -506,12 +506,16 @@ def run(real: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, spec
     """Every fidelity metric as a "quality" gate result, judged against this run's noise floor.
 
     `real` is the training table the synthesizer saw, `holdout` the rows set aside before
-    training (the TSTR test set). An exception fails only the metrics it touches. Details
+    training (the TSTR test set). Past `max_rows` each table is measured on a uniform sample
+    of that many rows, and the noise floors are drawn at the sample's size, so every bar keeps
+    its meaning. An exception fails only the metrics it touches. Details
     name columns (public metadata) and aggregates, never data values.
     """
     g = spec.gates.quality
     names = [c.name for c in _columns(spec)]
     results = _guard(["readiness"], lambda: readiness(real, spec, len(synthetic), g))
+    rng = np.random.default_rng(_SEED)
+    real, holdout, synthetic = (uniform_rows(t, g.max_rows, rng) for t in (real, holdout, synthetic))
     per_field = [f"field_distribution_stability[{n}]" for n in names]
     structural = per_field + [
         "field_correlation_stability", "deep_structure_stability", "two_way_marginal_error", "three_way_marginal_error"]

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from synthpriv import plots
+from synthpriv.gates import uniform_rows
 from synthpriv.spec import ColumnType, ReleaseSpec
 
 #: The one template environment: every page synthpriv writes comes from `synthpriv/templates`.
@@ -59,10 +61,11 @@ def gate_verdicts(gates: dict[str, list[dict]]) -> list[dict]:
 def render(spec: ReleaseSpec, synthetic: pd.DataFrame, manifest: dict) -> str:
     """The report as HTML text."""
     gates = [g for results in manifest["gates"].values() for g in results]
+    drawn = uniform_rows(synthetic, spec.gates.quality.max_rows, np.random.default_rng(0))  # as the review's plots
     return TEMPLATES.get_template("report.html").render(
         spec=spec, manifest=manifest, gates=gates, verdicts=gate_verdicts(manifest["gates"]),
         columns=column_summaries(synthetic, spec), scan=manifest["scan"],
-        plots=plots.column_distributions(None, synthetic, spec),
-        correlations=plots.correlation_matrices(None, synthetic, spec),
-        components=plots.principal_components(None, synthetic, spec),
+        plots=plots.column_distributions(None, drawn, spec),
+        correlations=plots.correlation_matrices(None, drawn, spec),
+        components=plots.principal_components(None, drawn, spec),
     )

@@ -14,9 +14,11 @@ import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from synthpriv import fidelity, plots
+from synthpriv.gates import uniform_rows
 from synthpriv.report import TEMPLATES
 from synthpriv.spec import ReleaseSpec
 
@@ -41,6 +43,9 @@ def render(
     released = [c.name for c in spec.modelled_columns]
     training, synthetic = training[released], synthetic[released]
     results = [r for rs in gates.values() for r in rs]
+    # plots and shares are drawn from the same uniform samples the fidelity metrics use
+    rng = np.random.default_rng(0)
+    seen, drawn = (uniform_rows(t, spec.gates.quality.max_rows, rng) for t in (training, synthetic))
     return TEMPLATES.get_template("review.html").render(
         spec=spec,
         run_id=run_id,
@@ -48,10 +53,10 @@ def render(
         gates=gates,
         failed=[r for r in results if not r["passed"]],
         warnings=[r for r in results if str(r["detail"]).startswith("warning:")],
-        distributions=plots.column_distributions(training, synthetic, spec),
-        correlations=plots.correlation_matrices(training, synthetic, spec),
-        components=plots.principal_components(training, synthetic, spec),
-        coverage=_coverage(training, synthetic, spec),
+        distributions=plots.column_distributions(seen, drawn, spec),
+        correlations=plots.correlation_matrices(seen, drawn, spec),
+        components=plots.principal_components(seen, drawn, spec),
+        coverage=_coverage(seen, drawn, spec),
         missing={c: (float(training[c].isna().mean()), float(synthetic[c].isna().mean())) for c in released},
     )
 

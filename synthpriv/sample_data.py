@@ -9,6 +9,8 @@ test data, not a privacy mechanism.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 from faker import Faker
@@ -26,6 +28,7 @@ DIAGNOSES = (
     "hyperlipidemia", "arthritis", "migraine",
 )
 SEXES = ("F", "M", "X")
+_FIRST_ID = 100_000
 _PHONE_FORMATS = ("({a}) {b}-{c}", "{a}-{b}-{c}", "+1 {a} {b} {c}", "{a}.{b}.{c}")
 _NOTE_TEMPLATES_PII = (
     "Customer asked to be contacted at {email} about the renewal.",
@@ -46,8 +49,18 @@ def _pool(fake: Faker, method: str, size: int) -> np.ndarray:
     return np.array([getattr(fake, method)() for _ in range(size)], dtype=object)
 
 
-def generate_customers(rows: int = 20_000, seed: int = 7) -> pd.DataFrame:
+def customer_batches(rows: int, seed: int = 7, batch_rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
+    """`rows` customers in batches of up to `batch_rows`, so a ten-million-row table can be written
+    without being whole in memory. Up to `batch_rows` rows it is exactly `generate_customers(rows, seed)`;
+    each later batch has its own seed and its own range of customer ids."""
+    for i, start in enumerate(range(0, rows, batch_rows)):
+        yield generate_customers(min(batch_rows, rows - start), seed + i, first_id=_FIRST_ID + start)
+
+
+def generate_customers(rows: int = 20_000, seed: int = 7, first_id: int = _FIRST_ID) -> pd.DataFrame:
     """Return `rows` synthetic-but-realistic customers; the same arguments give the same table.
+
+    Customer ids are `first_id` onwards, shuffled.
 
     >>> df = generate_customers(50)
     >>> len(df), df["customer_id"].is_unique
@@ -66,7 +79,7 @@ def generate_customers(rows: int = 20_000, seed: int = 7) -> pd.DataFrame:
     f = rng.choice(first, rows)
     la = rng.choice(last, rows)
     names = np.char.add(np.char.add(f.astype(str), " "), la.astype(str))
-    serial = rng.permutation(rows) + 100_000
+    serial = rng.permutation(rows) + first_id
     emails = [
         f"{a.lower()}.{b.lower()}{s % 1000}@{d}"
         for a, b, s, d in zip(f, la, serial, rng.choice(domains, rows))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -457,7 +458,17 @@ def scan_column(name: str, values: pd.Series, sample_size: int = 200,
 def scan_table(table: pd.DataFrame, sample_size: int = 200,
                recognizers: tuple[DeclaredRecognizer, ...] = ()) -> list[ColumnVerdict]:
     """One verdict per column, in column order."""
-    columns = [_profile(str(c), table.iloc[:, i], sample_size) for i, c in enumerate(table.columns)]
+    return scan_columns(((str(c), table.iloc[:, i]) for i, c in enumerate(table.columns)), sample_size, recognizers)
+
+
+def scan_columns(named: Iterable[tuple[str, pd.Series]], sample_size: int = 200,
+                 recognizers: tuple[DeclaredRecognizer, ...] = ()) -> list[ColumnVerdict]:
+    """One verdict per (name, values) pair, in order.
+
+    Each column is reduced to its sample and statistics before the next is taken, so a caller
+    can read a large table one column at a time instead of holding all of it.
+    """
+    columns = [_profile(name, values, sample_size) for name, values in named]
     per_value = _analyze(columns, recognizers)
     declared = {r.entity: r.role for r in recognizers}
     verdicts = []

@@ -450,6 +450,10 @@ class QualityGate(_Frozen):
     min_training_rows: Annotated[int, Field(ge=1)] = 500
     warn_missing_share: Annotated[float, Field(ge=0, le=1)] = 0.2
     warn_synthetic_rows: Annotated[int, Field(ge=0)] = 5_000
+    max_rows: Annotated[int, Field(ge=1_000)] = Field(
+        default=1_000_000, description="The fidelity metrics, the TSTR check and the reviewer's plots use a uniform "
+        "sample of at most this many rows of each table; the expectation suite sees every row. Past a million rows "
+        "their sampling error is far below any bar, while memory and time keep growing with the table.")
     every_category_up_to: Annotated[int, Field(ge=0, le=1000)] = Field(
         default=12, description="A categorical column with at most this many declared categories must show every "
         "one of them in the release (a dropped group is a defect); larger sets must show at least half, since a "

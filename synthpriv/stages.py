@@ -16,6 +16,7 @@ import shutil
 import stat
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import version as _pkg_version
@@ -35,8 +36,8 @@ from synthpriv.gates import attacks, leakage
 from synthpriv.gates import privacy as privacy_gate
 from synthpriv.gates import quality as quality_gate
 from synthpriv.ledger import SPENT, Cap, Charge, Ledger
-from synthpriv.load import fingerprint, read_table
-from synthpriv.scan import ColumnVerdict, scan_table
+from synthpriv.load import BATCH_ROWS, fingerprint, read_batches
+from synthpriv.scan import ColumnVerdict, scan_columns
 from synthpriv.settings import Settings
 from synthpriv.spec import Column, ReleaseSpec, load_spec
 from synthpriv.store import Published, Store, open_store
@@ -93,27 +94,67 @@ class RunContext:
         return json.loads(self.path(name).read_text(encoding="utf-8"))
 
 
+def _source_batches(ctx: RunContext) -> tuple[Iterator[pa.Table], str | None]:
+    """The source as a stream of Arrow batches, and its file's fingerprint (None when generated)."""
+    spec = ctx.spec
+    if spec.source.sample is not None and not ctx.source_override:
+        frames = sample_data.customer_batches(spec.source.rows or 20_000, batch_rows=BATCH_ROWS)
+        return (pa.Table.from_pandas(f, preserve_index=False) for f in frames), None
+    path = ctx.source_override or spec.source.path
+    batches = read_batches(path, spec.source.format)  # fails on a missing file before it is fingerprinted
+    return batches, fingerprint(path)
+
+
+def _copy_source(batches: Iterator[pa.Table], spec: ReleaseSpec, dest: Path) -> list[str]:
+    """Stream the source into `dest`, declared columns first, and check its columns and row count.
+
+    Returns the undeclared columns. Column problems are known from the first batch, but the
+    rows are still counted so that every problem is reported at once; nothing is written then.
+    A column that is empty throughout the first batch is written as text, the only type every
+    later batch can be cast to. `dest` appears only once the whole source is in it.
+    """
+    partial = dest.with_name(dest.name + ".partial")
+    names: list[str] | None = None
+    rows, writer = 0, None
+    try:
+        for batch in batches:
+            if names is None:
+                names = batch.column_names
+                bad = bool(validate.column_problems(names, spec))
+                declared = [c.name for c in spec.columns]
+                order = declared + [n for n in dict.fromkeys(names) if n not in declared]
+            rows += batch.num_rows
+            if bad:
+                continue
+            table = batch.select(order)
+            if writer is None:
+                schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema])
+                writer = pq.ParquetWriter(partial, schema.remove_metadata())
+            writer.write_table(table.cast(writer.schema))
+        undeclared = validate.check_columns(names or [], rows, spec)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        partial.unlink(missing_ok=True)
+        raise
+    writer.close()
+    os.replace(partial, dest)
+    return undeclared
+
+
 def load(ctx: RunContext) -> dict:
-    """Read the source into the workspace after checking its columns against the spec."""
+    """Stream the source into the workspace after checking its columns against the spec."""
     spec = ctx.spec
     actions.pseudonym_key(spec, ctx.settings.pseudonym_key)
     validate.check_environment(ctx.settings.workspace_root, ctx.settings.store, spec.publish.readers,
                                ctx.settings.reader_identity)
-    if ctx.source_override:
-        table, fp = read_table(ctx.source_override, spec.source.format), fingerprint(ctx.source_override)
-    elif spec.source.sample is not None:
-        table = sample_data.generate_customers(spec.source.rows or 20_000)
-        fp = None
-    else:
-        table, fp = read_table(spec.source.path, spec.source.format), fingerprint(spec.source.path)
-    undeclared = validate.check_columns(table, spec)
-    declared = [c.name for c in spec.columns]
-    table = table[declared + undeclared]
-    table.to_parquet(ctx.path(SOURCE), index=False)
+    batches, fp = _source_batches(ctx)
+    undeclared = _copy_source(batches, spec, ctx.path(SOURCE))
     if fp is None:
         fp = fingerprint(ctx.path(SOURCE))
     ctx.write_json(META, {"source_fingerprint": fp, "undeclared_columns": undeclared})
-    return {"uri": str(ctx.path(SOURCE)), "fingerprint": fp, "columns": len(declared), "undeclared": len(undeclared)}
+    return {"uri": str(ctx.path(SOURCE)), "fingerprint": fp, "columns": len(spec.columns),
+            "undeclared": len(undeclared)}
 
 
 def scan(ctx: RunContext) -> dict:
@@ -124,8 +165,9 @@ def scan(ctx: RunContext) -> dict:
     """
     spec = ctx.spec
     actions.pseudonym_key(spec, ctx.settings.pseudonym_key)
-    table = pd.read_parquet(ctx.path(SOURCE))
-    verdicts = scan_table(table, spec.pii.sample_size, recognizers=spec.pii.declared_recognizers())
+    path = ctx.path(SOURCE)
+    named = ((name, pd.read_parquet(path, columns=[name])[name]) for name in pq.read_schema(path).names)
+    verdicts = scan_columns(named, spec.pii.sample_size, recognizers=spec.pii.declared_recognizers())
     ctx.write_json(SCAN, [v.to_dict() for v in verdicts])
     undeclared = set(ctx.read_json(META)["undeclared_columns"])
     if undeclared and spec.pii.undeclared_columns == "block":
@@ -326,19 +368,28 @@ def _record_gates(ctx: RunContext, gate: str, results: list[GateResult]) -> dict
     return {"gate": gate, "passed": True, "checks": len(results)}
 
 
-def _identifier_values(ctx: RunContext) -> frozenset[str]:
-    """Every value of the source's identifier columns: declared ones, undeclared ones, and
-    released ones the scan flagged but the spec allowed.
+def _identifier_values(ctx: RunContext, among: frozenset[str] | None = None) -> frozenset[str]:
+    """The values of the source's identifier columns (declared ones, undeclared ones, and
+    released ones the scan flagged but the spec allowed), or only those `among` a set.
 
-    The spec's declared categories are public metadata, not identifiers: without removing
-    them, an allowed categorical column could never be released.
+    The privacy gate passes the release's distinct cells: only those can have been copied,
+    and every identifier value of a ten-million-row source as Python strings would take
+    gigabytes. Sampling needs them all, so that no fake equals a real value. The source is
+    read a column and a million rows at a time. The spec's declared categories are public
+    metadata, not identifiers: without removing them, an allowed categorical column could
+    never be released.
     """
     flagged = {v["name"] for v in ctx.read_json(SCAN) if v["role"] == "direct_identifier"}
     declared = {c.name for c in ctx.spec.columns if c.type.value == "identifier"}
     columns = sorted(declared | flagged | set(ctx.read_json(META)["undeclared_columns"]))
-    table = pd.read_parquet(ctx.path(SOURCE), columns=columns)
     public = {str(v).strip() for c in ctx.spec.columns if isinstance(c.categories, list) for v in c.categories}
-    return frozenset(table.astype("string").stack().dropna()) - public
+    found: set[str] = set()
+    source = pq.ParquetFile(ctx.path(SOURCE))
+    for column in columns:
+        for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=[column]):
+            values = batch.column(0).to_pandas().astype("string").dropna().unique()
+            found.update(values if among is None else among.intersection(values))
+    return frozenset(found - public)
 
 
 def check_privacy(ctx: RunContext) -> dict:
@@ -353,7 +404,8 @@ def check_privacy(ctx: RunContext) -> dict:
     training, holdout = pd.read_parquet(ctx.path(TRAINING)), pd.read_parquet(ctx.path(HOLDOUT))
     g = spec.gates.privacy
     thresholds = leakage.LeakageThresholds(g.max_dcr_excess, g.min_nndr_mean, g.max_membership_auc)
-    results = (privacy_gate.run(synthetic, training, spec, _identifier_values(ctx))
+    copyable = _identifier_values(ctx, privacy_gate.distinct_cells(synthetic))
+    results = (privacy_gate.run(synthetic, training, spec, copyable)
                + leakage.run(synthetic, training, holdout, spec, thresholds)
                + attacks.run(synthetic, training, holdout, spec, g))
     return _record_gates(ctx, privacy_gate.GATE, results)

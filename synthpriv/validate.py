@@ -27,25 +27,31 @@ from synthpriv.store import open_store
 DEFAULT_MIN_FREE_MB = 256
 
 
-def check_columns(table: pd.DataFrame, spec: ReleaseSpec) -> list[str]:
-    """Declared columns against the source's (every one present, none twice) and the row count.
+def column_problems(names: Sequence[str], spec: ReleaseSpec) -> list[str]:
+    """Declared columns against the source's: every one present, none twice."""
+    problems = []
+    dupes = sorted({n for n in names if list(names).count(n) > 1})
+    if dupes:
+        problems.append(f"source: duplicate column names: {', '.join(dupes)}")
+    missing = [c.name for c in spec.columns if c.name not in names]
+    if missing:
+        problems.append(f"columns: declared but not in the source: {', '.join(missing)}")
+    return problems
+
+
+def check_columns(names: Sequence[str], rows: int, spec: ReleaseSpec) -> list[str]:
+    """The source's column names and row count against the spec, every problem at once.
 
     Returns the source's undeclared columns: whether they stop the run is for the PII scan to
     decide, since one holding personal data deserves a sharper refusal than a typo.
     """
-    names = [str(c) for c in table.columns]
     problems = []
-    if len(table) < spec.source.min_rows:
+    if rows < spec.source.min_rows:
         problems.append(f"source: fewer rows than source.min_rows ({spec.source.min_rows})")
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        problems.append(f"source: duplicate column names: {', '.join(dupes)}")
-    declared = [c.name for c in spec.columns]
-    missing = [c for c in declared if c not in names]
-    if missing:
-        problems.append(f"columns: declared but not in the source: {', '.join(missing)}")
+    problems += column_problems(names, spec)
     if problems:
         raise InputError("; ".join(problems))
+    declared = {c.name for c in spec.columns}
     return [n for n in dict.fromkeys(names) if n not in declared]
 
 

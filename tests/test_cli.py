@@ -30,7 +30,9 @@ def no_data_access(monkeypatch):
     from synthpriv import stages
 
     monkeypatch.setattr(load, "read_table", forbidden)
-    monkeypatch.setattr(stages, "read_table", forbidden)
+    monkeypatch.setattr(load, "read_batches", forbidden)
+    monkeypatch.setattr(stages, "read_batches", forbidden)
+    monkeypatch.setattr(sample_data, "customer_batches", forbidden)
     monkeypatch.setattr(sample_data, "generate_customers", forbidden)
 
 

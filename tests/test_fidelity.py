@@ -114,6 +114,18 @@ def test_bars_follow_the_noise_floor_of_the_table_size(split, honest):
     assert small["field_correlation_stability"].threshold < big["field_correlation_stability"].threshold
 
 
+def test_past_max_rows_the_metrics_use_a_sample_and_still_tell_honest_from_broken(split, honest, shuffled):
+    """A table above `max_rows` is measured on a uniform sample, its floor drawn at the sample's size."""
+    capped = _with_quality(target="segment", max_rows=10_000)
+    sampled = _run(split, honest, capped)
+    assert all(r.passed for r in sampled.values()), [r.describe() for r in sampled.values() if not r.passed]
+    assert not _run(split, shuffled, capped)["tstr_gap"].passed
+    # the bars are those of a 10,000-row table, looser than the 20,000-row ones
+    whole = _run(split, honest)
+    assert sampled["two_way_marginal_error"].threshold > whole["two_way_marginal_error"].threshold
+    assert sampled["synthetic_rows"].detail == ""  # readiness counts every synthetic row, not the sample
+
+
 def test_readiness_warns_without_blocking_and_blocks_on_too_few_rows(split, honest):
     res = _run((split[0].iloc[:400], split[1].iloc[:100]), honest.iloc[:1000])
     assert res["synthetic_rows"].passed and res["synthetic_rows"].detail.startswith("warning:")

@@ -60,3 +60,12 @@ def test_protected_subgroups_are_tabulated_with_both_shares(tables):
         update={"quality": SPEC.gates.quality.model_copy(update={"protected": ["segment"]})})})
     html = review.render(spec, "run-1", source, synthetic, _gates(passed=True))
     assert "Protected subgroups" in html and all(f"<td>{c}</td>" in html for c in spec.column("segment").categories)
+
+
+def test_past_max_rows_plots_use_a_sample_but_the_page_counts_every_row(tables):
+    source, synthetic = tables
+    capped = SPEC.model_copy(update={"gates": SPEC.gates.model_copy(
+        update={"quality": SPEC.gates.quality.model_copy(update={"max_rows": 1_000})})})
+    html = review.render(capped, "run-1", source, synthetic, _gates(passed=True))
+    assert html.count("data:image/png;base64,") == len(RELEASED) + 2
+    assert "<td>training rows</td><td>1500</td>" in html and "<td>synthetic rows</td><td>1500</td>" in html

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from synthpriv.sample_data import DEMO_ZIPS, generate_customers
+import pandas as pd
+
+from synthpriv.sample_data import DEMO_ZIPS, customer_batches, generate_customers
 
 
 def test_deterministic_and_large_enough():
@@ -24,3 +26,11 @@ def test_has_identifiers_quasi_identifiers_sensitive_free_text_and_missing_value
     # a synthesizer worth its budget should find this association
     medians = df.groupby("segment")["income"].median()
     assert medians["business"] > medians["premium"] > medians["retail"] > medians["student"]
+
+
+def test_batches_add_up_to_unique_customers_and_one_batch_is_the_plain_table():
+    batches = list(customer_batches(2_500, batch_rows=1_000))
+    assert [len(b) for b in batches] == [1_000, 1_000, 500]
+    assert pd.concat(batches)["customer_id"].is_unique
+    (single,) = customer_batches(800, batch_rows=1_000)
+    pd.testing.assert_frame_equal(single, generate_customers(800))

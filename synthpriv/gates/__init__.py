@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+import numpy as np
+import pandas as pd
+
 
 @dataclass(frozen=True)
 class GateResult:
@@ -45,3 +48,14 @@ def guarded(gate: str, metric: str, judge: Callable[[], GateResult]) -> GateResu
         return judge()
     except Exception as exc:  # noqa: BLE001 - any failure must fail the gate, not the run silently
         return errored(gate, metric, exc)
+
+
+def uniform_rows(table: pd.DataFrame, max_rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Up to `max_rows` rows drawn uniformly without replacement, kept in table order.
+
+    Statistical checks converge long before ten million rows while their memory and time keep
+    growing with the table; a uniform sample keeps them honest estimates of the same figures.
+    """
+    if len(table) <= max_rows:
+        return table
+    return table.iloc[np.sort(rng.choice(len(table), max_rows, replace=False))]

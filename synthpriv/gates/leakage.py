@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from synthpriv.domain import ColumnCodec, parse_numeric, to_number
-from synthpriv.gates import GateResult, guarded
+from synthpriv.gates import GateResult, guarded, uniform_rows
 from synthpriv.spec import NUMERIC_TYPES, ReleaseSpec
 
 GATE = "privacy"
@@ -379,9 +379,7 @@ def _sample(table: pd.DataFrame, max_rows: int, rng: np.random.Generator) -> pd.
     """Up to `max_rows` rows drawn uniformly without replacement."""
     if not len(table):
         raise ValueError("a table to compare is empty")
-    if len(table) <= max_rows:
-        return table
-    return table.iloc[np.sort(rng.choice(len(table), max_rows, replace=False))]
+    return uniform_rows(table, max_rows, rng)
 
 
 def _mean(x: np.ndarray, of: int) -> Estimate:

@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from synthpriv import synthesizers
 
@@ -152,7 +153,7 @@ def disk_fills_while_writing(df, spec, tmp, mp):
     def full(*_a, **_k):
         raise OSError(errno.ENOSPC, "No space left on device", "source.parquet")
 
-    mp.setattr(pd.DataFrame, "to_parquet", full)
+    mp.setattr(pq.ParquetWriter, "write_table", full)
     return _csv(df, tmp)
 
 

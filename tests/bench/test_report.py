@@ -75,3 +75,33 @@ def test_opendp_mbi_figures_say_how_much_of_the_algorithm_ran(tmp_path: Path) ->
     text = report.render(tmp_path)
     assert "| adult | aim | 1.0 | 0.09 | 0.02 | 0.76 / 0.8665 | 80.0 | 0.004 | 14 1-way, 1 2-way |" in text
     assert "| adult | mst | 1.0 | timed out after 900 s |" in text and "opendp 0.14.2" in text
+
+
+def _aim_target(gap: float) -> dict:
+    fit = {"tstr_accuracy": 0.85, "tvd_1way": 0.02, "tvd_2way": 0.06, "fit_cpu_seconds": 330.0}
+    return {"table": "adult", "epsilon": 1.0, "delta": 1e-9, "train_on_real_accuracy": 0.8677, "runs": [fit, fit],
+            "smartnoise_readme": {"error": "MemoryError"}, "mean_tstr_accuracy": 0.85, "gap_points": gap,
+            "target_gap_points": 1.5}
+
+
+def test_the_aim_target_states_every_fit_the_mean_and_whether_the_gap_is_met(tmp_path: Path) -> None:
+    meta = {"date": "2026-12-01", "machine": "x86_64, 2 cores"}
+    (tmp_path / "bench.json").write_text(json.dumps({**meta, "aim_target": _aim_target(1.77)}))
+    text = report.render(tmp_path)
+    assert "| synthpriv fit 1 | 0.85 | 0.06 | 0.02 | 330.0 |" in text and "| synthpriv fit 2 |" in text
+    assert "| smartnoise-synth README | failed: MemoryError |" in text
+    assert "a gap of **1.77 points** (target 1.5: not met)" in text
+    (tmp_path / "bench.json").write_text(json.dumps({**meta, "aim_target": _aim_target(1.2)}))
+    assert "(target 1.5: met)" in report.render(tmp_path)
+
+
+def test_a_size_re_measured_alone_keeps_its_own_date_next_to_the_older_ones(tmp_path: Path) -> None:
+    results = tmp_path / "bench" / "results"
+    results.mkdir(parents=True)
+    meta = {"date": "2026-11-23", "machine": "x86_64, 2 cores"}
+    (results / "full.json").write_text(json.dumps({**meta, "sizes": [_size(1_000_000, 600.0)]}))
+    fresh = {**_size(10_000_000, 900.0), "date": "2026-12-01", "machine": "x86_64, 2 cores"}
+    report.record(results, "full.json", "sizes", [_size(1_000_000, 600.0), fresh])
+    text = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "Measured 2026-11-23 (x86_64, 2 cores)" in text and "Measured 2026-12-01 (x86_64, 2 cores)" in text
+    assert "900.0 / 2,048" in text and "Not measured yet" not in text

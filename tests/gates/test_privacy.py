@@ -42,6 +42,20 @@ def test_copies_with_one_column_changed_are_not_exact_matches_but_mixed_output_i
     assert not r.passed and np.isclose(r.value, 5 / 505, atol=1e-4)
 
 
+def test_copies_are_found_across_the_hashing_chunks(monkeypatch):
+    monkeypatch.setattr(privacy, "_CHUNK_ROWS", 7)
+    training = _training()
+    fresh = generate_customers(500, seed=99)[RELEASED]
+    mixed = pd.concat([fresh, training.tail(5)], ignore_index=True)
+    assert privacy.exact_match_rate(mixed, training, SPEC) == pytest.approx(5 / 505)
+
+
+def test_one_copy_in_ten_million_rows_is_reported_as_such_not_as_zero(monkeypatch):
+    monkeypatch.setattr(privacy, "exact_match_rate", lambda *_a: 1e-7)
+    r = _by_metric(privacy.run(_training(), _training(), SPEC))["exact_match_rate"]
+    assert not r.passed and r.value == 1e-7 and "= 1e-07" in r.describe()
+
+
 def test_values_outside_the_public_domain_are_blocked():
     synthetic = generate_customers(300, seed=5)[RELEASED]
     synthetic.loc[0, "zip"] = "00000"
