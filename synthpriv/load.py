@@ -4,8 +4,8 @@ CSV columns are read as text: each column is then parsed by the type the spec de
 so a ZIP code keeps its leading zero and a stray string in a numeric column is counted
 as out of domain rather than silently changing the column's type. Parquet keeps its own
 types. Batches are Arrow tables; a Parquet source of any length streams into the workspace
-without ever being whole in memory (a CSV is parsed whole first, see `_csv_batches`). Error messages name the file and the problem, never a
-value from it.
+without ever being whole in memory (a CSV is parsed whole first, see `_csv_batches`).
+Error messages name the file and the problem, never a value from it.
 """
 
 from __future__ import annotations

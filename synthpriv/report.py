@@ -61,7 +61,7 @@ def gate_verdicts(gates: dict[str, list[dict]]) -> list[dict]:
 def render(spec: ReleaseSpec, synthetic: pd.DataFrame, manifest: dict) -> str:
     """The report as HTML text."""
     gates = [g for results in manifest["gates"].values() for g in results]
-    drawn = uniform_rows(synthetic, spec.gates.quality.max_rows, np.random.default_rng(0))  # as the review's plots
+    drawn = uniform_rows(synthetic, spec.gates.quality.max_rows, np.random.default_rng(0))  # capped as the review's plots are
     return TEMPLATES.get_template("report.html").render(
         spec=spec, manifest=manifest, gates=gates, verdicts=gate_verdicts(manifest["gates"]),
         columns=column_summaries(synthetic, spec), scan=manifest["scan"],

@@ -43,7 +43,7 @@ def render(
     released = [c.name for c in spec.modelled_columns]
     training, synthetic = training[released], synthetic[released]
     results = [r for rs in gates.values() for r in rs]
-    # plots and shares are drawn from the same uniform samples the fidelity metrics use
+    # plots and shares come from uniform samples of at most max_rows, as the fidelity metrics do
     rng = np.random.default_rng(0)
     seen, drawn = (uniform_rows(t, spec.gates.quality.max_rows, rng) for t in (training, synthetic))
     return TEMPLATES.get_template("review.html").render(

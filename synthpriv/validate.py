@@ -12,6 +12,7 @@ import errno
 import os
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,7 +31,7 @@ DEFAULT_MIN_FREE_MB = 256
 def column_problems(names: Sequence[str], spec: ReleaseSpec) -> list[str]:
     """Declared columns against the source's: every one present, none twice."""
     problems = []
-    dupes = sorted({n for n in names if list(names).count(n) > 1})
+    dupes = sorted(n for n, count in Counter(names).items() if count > 1)
     if dupes:
         problems.append(f"source: duplicate column names: {', '.join(dupes)}")
     missing = [c.name for c in spec.columns if c.name not in names]
