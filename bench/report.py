@@ -204,6 +204,8 @@ its pins (mbi 1.0.0, polars 1.32) cannot share an environment with smartnoise-sy
 docs/synthesis.md). OpenDP 0.14.2's AIM measures almost only 1-way marginals (its penalty uses
 the selection noise; fixed in an unreleased pull request), so its AIM figures are not AIM as
 published. Null share: rows it sampled outside the declared keys, dropped before measuring.
+TSTR is against train-on-real from the same run; runs dated before 2026-12-02 declared every
+code to the classifier as an unordered category (later runs keep binned numbers ordered).
 
 | table | synthesizer | epsilon | 2-way TVD | 1-way TVD | TSTR accuracy / train-on-real | fit CPU s | null share | marginals measured |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
