@@ -5,6 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+from pathlib import Path
+
+#: Where every benchmark writes its JSON; BENCHMARKS.md is generated from it, one level up from bench/.
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> str:

@@ -32,13 +32,13 @@ from pathlib import Path
 
 import pandas as pd
 
+import bench
 from bench.synthesis import DELTA, Table, accuracy, adult, customers, marginal_tvd
 from synthpriv import accounting
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_SCRIPT = ROOT / "bench" / "opendp_mbi_env.sh"
 WORKER = ROOT / "bench" / "opendp_mbi_worker.py"
-RESULTS = ROOT / "bench" / "results"
 TIMEOUT_SECONDS = 15 * 60  # AIM on Adult may run longer; the time-out is then the result
 METHOD = "sample"  # i.i.d. draws, as our MST and AIM sample (mbi's "round" couples sibling columns)
 AIM_DEGREE = 2  # AIM's workload: every 2-way marginal, as smartnoise-synth's and ours
@@ -161,8 +161,8 @@ def main() -> None:
         results = run(tables=tuple(args.tables.split(",")))
     results["quick"] = args.quick
     results["date"] = dt.date.today().isoformat()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "opendp_mbi.json").write_text(json.dumps(results, indent=2))
+    bench.RESULTS.mkdir(parents=True, exist_ok=True)
+    (bench.RESULTS / "opendp_mbi.json").write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,11 @@ def record(results: Path, name: str, key: str, section: object) -> None:
     (results.parent.parent / "BENCHMARKS.md").write_text(render(results))
 
 
+def _when(section: dict, run: dict) -> str:
+    """"DATE (MACHINE)" of a section: its own stamp if it was re-measured alone, else its file's."""
+    return f"{section.get('date', run['date'])} ({section.get('machine', run['machine'])})"
+
+
 def _load(results: Path, name: str) -> dict | None:
     path = results / name
     return json.loads(path.read_text()) if path.exists() else None
@@ -79,11 +84,11 @@ search): {n['seconds_nearest']} s against {n['seconds_brute_force']} s for tiled
 def _sizes(runs: list[dict]) -> str:
     parts = []
     for run in runs:
-        groups: dict[tuple[str, str], list[dict]] = {}
+        groups: dict[str, list[dict]] = {}
         for entry in run["sizes"]:  # a size re-measured alone carries its own date
-            groups.setdefault((entry.get("date", run["date"]), entry.get("machine", run["machine"])), []).append(entry)
-        for (when, where), entries in groups.items():
-            parts.append(f"Measured {when} ({where}); each size in a fresh process, peak resident "
+            groups.setdefault(_when(entry, run), []).append(entry)
+        for when, entries in groups.items():
+            parts.append(f"Measured {when}; each size in a fresh process, peak resident "
                          f"memory sampled every 20 ms per stage.\n\n{sizes.markdown(entries)}\n")
     return "\n## Stage timings and peak memory by table size\n\nThe demo spec (MST, epsilon 1) with source and " \
            "synthesis rows set to the size; a 1M-row release has a target of under 15 minutes.\n\n" + "\n".join(parts)
@@ -123,11 +128,12 @@ presidio-structured {sp['presidio_structured']['direct_identifier_recall']}. {sp
 def _synthesis(run: dict) -> str:
     s = run["synthesis"]
     parts = [f"\n## Synthesis quality per epsilon ({'every configuration' if s['full'] else 'default configurations'})\n\n"
-             f"Measured {s.get('date', run['date'])} ({s.get('machine', run['machine'])}). Ours trains on the spec's public codes (DP end to end); "
+             f"Measured {_when(s, run)}. Ours trains on the spec's public codes (DP end to end); "
              "the baseline is smartnoise-synth used as its README shows (its own preprocessing, same total epsilon, "
              "category sets learned from the data for free). TVD is the mean over every 1-way or 2-way marginal against "
              "the held-out real rows; TSTR is a gradient-boosted classifier trained on the synthetic rows and tested on "
-             "real ones (binned numbers kept ordered, as in the quality gate's TSTR). Fit CPU seconds are the steadier time figure on a shared machine.\n"]
+             "real ones (binned numbers kept ordered, as in the quality gate's TSTR). Fit CPU seconds are the "
+             "steadier time figure on a shared machine.\n"]
     for name, t in s["tables"].items():
         parts.append(f"\n**{name}** ({t['rows_train']:,} training rows; target `{t['target']}`; train-on-real "
                      f"accuracy {t['train_on_real_accuracy']}; sampling floor 1-way {t['sampling_floor']['tvd_1way']}, "
@@ -214,7 +220,6 @@ code to the classifier as an unordered category (later runs keep binned numbers 
 
 def _aim_target(run: dict) -> str:
     t = run["aim_target"]
-    when, where = t.get("date", run["date"]), t.get("machine", run["machine"])
     met = "met" if t["gap_points"] <= t["target_gap_points"] else "not met"
 
     def row(label: str, r: dict) -> str:
@@ -228,7 +233,7 @@ def _aim_target(run: dict) -> str:
     return f"""
 ## AIM at epsilon {t['epsilon']} on Adult against train-on-real
 
-Measured {when} ({where}): our AIM (DP end to end, workload focused on the target
+Measured {_when(t, run)}: our AIM (DP end to end, workload focused on the target
 `income>50K`), {len(t['runs'])} independent fits at (epsilon {t['epsilon']}, delta {t['delta']}), next to one fit of
 smartnoise-synth's AIM used as its README shows (its own preprocessing, all-pairs workload). Each is
 tested on the held-out real rows with the same gradient-boosted classifier as train-on-real (binned

@@ -43,7 +43,6 @@ from synthpriv.spec import ColumnType, load_spec
 ROOT = Path(__file__).resolve().parent.parent
 ADULT = ROOT.parent / "shared" / "data" / "adult-pgm"
 SPEC = ROOT / "releases" / "demo_customers.yaml"
-RESULTS = ROOT / "bench" / "results"
 DELTA = 1e-9
 SPLIT_SEED = 0  # the train/test split is benchmark bookkeeping, not a privacy mechanism
 
@@ -250,7 +249,7 @@ def main() -> None:
     parser.add_argument("--record", action="store_true",
                         help="put the section into bench.json (full.json with --full) and regenerate BENCHMARKS.md")
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    bench.RESULTS.mkdir(parents=True, exist_ok=True)
     if args.aim_target:
         key, section = "aim_target", aim_target()
     else:
@@ -258,9 +257,9 @@ def main() -> None:
     if args.record:
         from bench import report
 
-        report.record(RESULTS, "full.json" if args.full else "bench.json", key, section)
+        report.record(bench.RESULTS, "full.json" if args.full else "bench.json", key, section)
     else:
-        (RESULTS / f"{key}.json").write_text(json.dumps(section, indent=2))
+        (bench.RESULTS / f"{key}.json").write_text(json.dumps(section, indent=2))
 
 
 if __name__ == "__main__":

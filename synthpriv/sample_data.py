@@ -49,7 +49,7 @@ def _pool(fake: Faker, method: str, size: int) -> np.ndarray:
     return np.array([getattr(fake, method)() for _ in range(size)], dtype=object)
 
 
-def customer_batches(rows: int, seed: int = 7, batch_rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
+def customer_batches(rows: int, batch_rows: int, seed: int = 7) -> Iterator[pd.DataFrame]:
     """`rows` customers in batches of up to `batch_rows`, so a ten-million-row table can be written
     without being whole in memory. Up to `batch_rows` rows it is exactly `generate_customers(rows, seed)`;
     each later batch has its own seed and its own range of customer ids."""
