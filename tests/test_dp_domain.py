@@ -97,9 +97,11 @@ def test_a_release_with_estimated_domains_spends_exactly_what_it_reserved(home, 
     from synthpriv.ledger import Ledger
 
     def edit(raw: dict) -> None:
+        # 6,000 rows at 0.3 is in the regime where the DP quantiles find the data (docs/synthesis.md);
+        # at 0.1, 2 runs in 15 drew a range so wide that the release was blocked (fail closed).
         for col in raw["columns"]:
             if col["name"] == "income":
-                col.update(bounds="estimate", estimate_epsilon=0.1)
+                col.update(bounds="estimate", estimate_epsilon=0.3)
             if col["name"] == "segment":
                 col.update(categories="estimate", estimate_epsilon=0.1)
 

@@ -404,6 +404,26 @@ def _guessed(targets: Encoded, guesses: Encoded, secret: str) -> np.ndarray:
     return (null_x & null_y) | (~null_x & ~null_y & (np.abs(x - y) <= NUMERIC_TOLERANCE))
 
 
+def _varies(training: Encoded, secret: str) -> bool:
+    """Whether training records differ in `secret` at the resolution a guess is judged by.
+
+    A column holding one category for every record, or numbers all within `NUMERIC_TOLERANCE`
+    of one another with no null among them, carries no individual secret: a guess anywhere in
+    the records' span is right for all of them, the control attack always succeeds, and the risk
+    is 0/0 with an interval of [0, 1]. A DP-estimated range far wider than the data (a small
+    `estimate_epsilon` on a small table) does this to a number. A mix of nulls and values still
+    holds a secret: whether the value is missing.
+    """
+    column = training.select([secret])
+    if column.codes.shape[0]:
+        return len(np.unique(column.codes[0])) > 1
+    x = column.numeric[0]
+    null = x == _NULL
+    if null.any():
+        return not null.all()
+    return len(x) > 0 and float(x.max() - x.min()) > NUMERIC_TOLERANCE
+
+
 def _inferred(targets: Encoded, synthetic: Encoded, secret: str) -> int:
     aux = [c for c in synthetic.columns if c != secret]
     _, rows = nearest_rows(targets.select(aux), synthetic.select(aux), k=1)
@@ -469,25 +489,28 @@ def run(
         return {" + ".join(halves[0]) + " | " + " + ".join(halves[1]):
                 linkability(syn, train, hold, halves=(list(halves[0]), list(halves[1])), attacks=attacks, rng=rng)}
 
-    # A column holding one value for every record carries no individual secret, and with every
-    # control guess right its residual risk is 0/0: only columns that vary are attacked.
-    secrets = [c for c in columns if training[c].nunique(dropna=False) > 1] or columns
+    secrets = [c for c in columns if _varies(train, c)] or columns
+    unattacked = [c for c in columns if c not in secrets]
 
     def inferring() -> dict[str, Risk]:
         return {c: inference(syn, train, hold, secret=c, attacks=attacks, rng=rng) for c in secrets}
 
-    def judge(metric: str, compute: Callable[[], dict[str, Risk]], threshold: float, kind: str) -> GateResult:
+    def judge(metric: str, compute: Callable[[], dict[str, Risk]], threshold: float, kind: str,
+              note: str = "") -> GateResult:
         risks = compute()
         name, worst = _worst(risks)
         others = "; ".join(f"{k} {r.value:.4f} [{r.low:.4f}, {r.high:.4f}]" for k, r in risks.items())
         detail = f"upper bound at most; worst {kind} {name}: {worst.describe()}"
         if len(risks) > 1:
             detail += f"; each: {others}"
+        detail += note
         return GateResult(GATE, metric, bool(worst.high <= threshold), round(worst.value, 6), threshold, detail)
 
     checks = [
         ("singling_out_risk", singling, limits.max_singling_out_risk, "attack"),
         ("linkability_risk", linking, limits.max_linkability_risk, "columns"),
-        ("inference_risk", inferring, limits.max_inference_risk, "secret column"),
+        ("inference_risk", inferring, limits.max_inference_risk, "secret column",
+         f"; not attacked, one value for every training record at the guess tolerance: {', '.join(unattacked)}"
+         if unattacked else ""),
     ]
     return [guarded(GATE, check[0], lambda check=check: judge(*check)) for check in checks]

@@ -187,4 +187,19 @@ def test_a_constant_column_is_no_secret_to_infer():
     results = attacks.run(_honest().assign(**constant), training.assign(**constant), holdout.assign(**constant),
                           SPEC, LIMITS)
     inference_result = next(r for r in results if r.metric == "inference_risk")
-    assert inference_result.passed and "segment" not in inference_result.detail
+    attacked, skipped = inference_result.detail.split("not attacked")
+    assert inference_result.passed and "segment" not in attacked and "segment" in skipped
+
+
+def test_a_number_all_records_share_at_the_guess_tolerance_is_no_secret_to_infer():
+    """A DP-estimated range far wider than the data (a small `estimate_epsilon` on a small table)
+    puts every credit score within 5% of the range of every other: every guess is right on
+    training and holdout alike, and the risk is 0/0 with an interval of [0, 1]. That column is
+    not attacked, and the detail says so."""
+    wide = [c.model_copy(update={"bounds": (-1e9, 1e9)}) if c.name == "credit_score" else c for c in SPEC.columns]
+    spec = SPEC.model_copy(update={"columns": wide})
+    results = attacks.run(_honest(), *_split(), spec, LIMITS)
+    inference_result = next(r for r in results if r.metric == "inference_risk")
+    assert inference_result.passed, inference_result.detail
+    attacked, skipped = inference_result.detail.split("not attacked")
+    assert "credit_score" in skipped and "credit_score" not in attacked and "income" in attacked
