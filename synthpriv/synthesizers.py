@@ -52,7 +52,7 @@ from snsynth.transform.definitions import ColumnType
 from snsynth.transform.onehot import OneHotEncoder
 from snsynth.transform.table import TableTransformer
 
-from synthpriv import accounting, dp_domain
+from synthpriv import accounting, dp_domain, model_marginals
 from synthpriv.accounting import Spend
 from synthpriv.marginals import Marginals
 from synthpriv.spec import Privacy, ReleaseSpec
@@ -212,6 +212,18 @@ class _MarginalAIM(AIMSynthesizer):
         return estimation.mirror_descent(data.domain, measurements, potentials=potentials, iters=iters,
                                          marginal_oracle=marginal_oracles.message_passing_stable)
 
+    @staticmethod
+    def _project(model: object, clique: tuple[str, ...]) -> np.ndarray:
+        return model_marginals.project(model.potentials, clique, model.total)
+
+    def _worst_approximated(self, candidates: dict, answers: dict, model: object, eps: float, sigma: float) -> tuple:
+        """The library's selection, scoring each candidate on the model's marginal from numpy
+        (`model_marginals`): mbi's eager JAX compiles a program per candidate shape and keeps it."""
+        errors = {cl: weight * (np.linalg.norm(answers[cl] - self._project(model, cl), 1)
+                                - np.sqrt(2 / np.pi) * sigma * model.domain.size(cl))
+                  for cl, weight in candidates.items()}
+        return _aim_module.exponential_mechanism(errors, eps, max(abs(w) for w in candidates.values()))
+
     def AIM(self, data: Marginals, workload: list[tuple[str, ...]]) -> None:  # noqa: N802 - the library's name
         rounds = self.rounds or 16 * len(data.domain)
         candidates = _aim_module.compile_workload(workload)
@@ -236,10 +248,10 @@ class _MarginalAIM(AIMSynthesizer):
             cl = self._worst_approximated(small, answers, model, epsilon, sigma)
             n = data.domain.size(cl)
             y = answers[cl] + np.asarray(gaussian_noise(sigma, n))
-            before = model.project(cl).datavector()
+            before = self._project(model, cl)
             measurements.append(LinearMeasurement(y, cl, sigma))
             model = self._estimate(data, measurements, model.potentials, self.round_iters)
-            after = model.project(cl).datavector()
+            after = self._project(model, cl)
             if np.linalg.norm(after - before, 1) <= sigma * np.sqrt(2 / np.pi) * n:
                 sigma /= 2
                 epsilon *= 2
