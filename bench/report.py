@@ -7,6 +7,7 @@ machine, so the quick and the full benchmark can be rerun independently.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import bench
@@ -31,6 +32,15 @@ def record(results: Path, name: str, key: str, section: object) -> None:
     results.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(run, indent=2, default=str))
     (results.parent.parent / "BENCHMARKS.md").write_text(render(results))
+
+
+def record_entries(results: Path, name: str, key: str, fresh: list[dict], identity: Callable[[dict], object]) -> None:
+    """Put re-measured entries of a list section into `name`, replacing earlier entries with the
+    same `identity` (a size, a synthesizer and size) and keeping the rest, each with its own date."""
+    path = results / name
+    earlier = json.loads(path.read_text()).get(key, []) if path.exists() else []
+    replaced = {identity(e) for e in fresh}
+    record(results, name, key, [e for e in earlier if identity(e) not in replaced] + fresh)
 
 
 def _when(section: dict, run: dict) -> str:
@@ -85,7 +95,7 @@ def _sizes(runs: list[dict]) -> str:
     parts = []
     for run in runs:
         groups: dict[str, list[dict]] = {}
-        for entry in run["sizes"]:  # a size re-measured alone carries its own date
+        for entry in sorted(run["sizes"], key=lambda e: e["rows"]):  # a size re-measured alone carries its own date
             groups.setdefault(_when(entry, run), []).append(entry)
         for when, entries in groups.items():
             parts.append(f"Measured {when}; each size in a fresh process, peak resident "
@@ -152,10 +162,11 @@ def _synthesis(run: dict) -> str:
 
 
 def _train_scale(run: dict) -> str:
-    """Ours (streamed marginals) next to the library's in-memory fit, per synthesizer and size."""
-    by_key: dict[tuple[str, int], dict[str, dict]] = {}
+    """Ours (streamed marginals) next to the library's in-memory fit, per synthesizer and size;
+    a table per measuring date, since a synthesizer can be re-measured alone."""
+    groups: dict[str, dict[tuple[str, int], dict[str, dict]]] = {}
     for r in run["train_scale"]:
-        by_key.setdefault((r["synthesizer"], r["rows"]), {})[r["who"]] = r
+        groups.setdefault(_when(r, run), {}).setdefault((r["synthesizer"], r["rows"]), {})[r["who"]] = r
 
     def cell(r: dict | None, key: str, why: bool = True) -> str:
         """The figure, or why there is none (said once per row)."""
@@ -163,27 +174,29 @@ def _train_scale(run: dict) -> str:
             return ""
         return r["error"] if "error" in r else f"{r[key]:,}"
 
-    lines = []
-    for (name, rows), who in sorted(by_key.items()):
+    def line(who: dict[str, dict], name: str, rows: int) -> str:
         ours, base = who.get("synthpriv"), who.get("smartnoise_in_memory")
         ratio = (round(ours["fit_cpu_seconds"] / base["fit_cpu_seconds"], 3)
                  if ours and base and "error" not in ours and "error" not in base else "")
-        lines.append(f"| {name} | {rows:,} | {cell(ours, 'fit_seconds')} | {cell(ours, 'fit_cpu_seconds', False)} | "
-                     f"{cell(ours, 'peak_mib', False)} | {cell(ours, 'sample_seconds', False)} | "
-                     f"{cell(base, 'fit_cpu_seconds')} | {cell(base, 'peak_mib', False)} | {ratio} |")
+        return (f"| {name} | {rows:,} | {cell(ours, 'fit_seconds')} | {cell(ours, 'fit_cpu_seconds', False)} | "
+                f"{cell(ours, 'peak_mib', False)} | {cell(ours, 'sample_seconds', False)} | "
+                f"{cell(base, 'fit_cpu_seconds')} | {cell(base, 'peak_mib', False)} | {ratio} |")
+
+    head = ("| synthesizer | rows | fit s | fit CPU s | peak MiB | sample s | baseline fit CPU s | baseline peak MiB "
+            "| CPU ratio |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    tables = "\n\n".join(f"Measured {when}.\n\n{head}\n" + "\n".join(line(who, *k) for k, who in sorted(by_key.items()))
+                         for when, by_key in groups.items())
     return f"""
 ## Training by table size: streamed marginals
 
-Measured {run['date']} ({run['machine']}). 15 coded columns (Adult's 14 drawn with replacement,
-plus an age band), epsilon 1. Ours fits on a parquet scan and reads the rows only as marginal
-counts from Polars' streaming engine; the baseline is the same mechanism through smartnoise-synth's
-own `fit` on the table in memory. Peak is the measuring process's resident high-water mark
+15 coded columns (Adult's 14 drawn with replacement, plus an age band), epsilon 1. Ours fits on a
+parquet scan and reads the rows only as marginal counts from Polars' streaming engine; the baseline
+is the same mechanism through smartnoise-synth's own `fit` on the table in memory. Peak is the measuring process's resident high-water mark
 (`VmHWM`, imports included); target for 10M rows: under 4 GiB (4,096 MiB). Sampling draws the
 same number of rows in batches of a million.
 
-| synthesizer | rows | fit s | fit CPU s | peak MiB | sample s | baseline fit CPU s | baseline peak MiB | CPU ratio |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |
-""" + "\n".join(lines) + "\n"
+{tables}
+"""
 
 
 def _opendp_mbi(odp: dict, when: str) -> str:

@@ -148,11 +148,8 @@ def main() -> None:
         return
     from bench import report
 
-    path = bench.RESULTS / args.record
-    earlier = json.loads(path.read_text()).get("sizes", []) if path.exists() else []
     fresh = [measure_in_subprocess(n) for n in args.rows]
-    kept = [e for e in earlier if e["rows"] not in set(args.rows)]
-    report.record(bench.RESULTS, args.record, "sizes", sorted(kept + fresh, key=lambda e: e["rows"]))
+    report.record_entries(bench.RESULTS, args.record, "sizes", fresh, lambda e: e["rows"])
 
 
 if __name__ == "__main__":

@@ -32,10 +32,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+import bench
+
 ROOT = Path(__file__).resolve().parent.parent
 ADULT = ROOT.parent / "shared" / "data" / "adult-pgm"
 QUICK = {"mst": (100_000, 1_000_000, 10_000_000)}
 FULL = {"aim": (100_000, 1_000_000, 10_000_000)}
+#: The synthesizers that read the data only as marginal counts, and so can stream.
+MARGINAL = frozenset({"mst", "aim"})
 BASELINE_MAX_ROWS = 1_000_000
 EPSILON, DELTA = 1.0, 1e-9
 _BATCH = 1_000_000  # rows of the benchmark table written to parquet at a time
@@ -132,6 +136,15 @@ def _in_subprocess(who: str, name: str, rows: int, path: Path, timeout_s: float)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _no_baseline(name: str, rows: int) -> str | None:
+    """Why the library's own path is not measured for `name` at `rows`, if it is not."""
+    if name not in MARGINAL:
+        return "ours is the library's own fit on the declared codes (rows in memory), so there is no separate path"
+    if rows > BASELINE_MAX_ROWS:
+        return "the in-memory path holds every row as a Python tuple"
+    return None
+
+
 def run(plan: dict[str, tuple[int, ...]] = QUICK, timeout_s: float = 3600) -> list[dict]:
     """Every (synthesizer, size) of `plan`, ours and (up to `BASELINE_MAX_ROWS`) the library's."""
     results = []
@@ -143,9 +156,9 @@ def run(plan: dict[str, tuple[int, ...]] = QUICK, timeout_s: float = 3600) -> li
                 if rows not in wanted:
                     continue
                 for who in ("synthpriv", "smartnoise_in_memory"):
-                    if who != "synthpriv" and rows > BASELINE_MAX_ROWS:
-                        results.append({"who": who, "synthesizer": name, "rows": rows,
-                                        "error": "not run: the in-memory path holds every row as a Python tuple"})
+                    why_not = _no_baseline(name, rows) if who != "synthpriv" else None
+                    if why_not:
+                        results.append({"who": who, "synthesizer": name, "rows": rows, "error": f"not run: {why_not}"})
                         continue
                     results.append(_in_subprocess(who, name, rows, path, timeout_s))
                     print(json.dumps(results[-1]), flush=True)
@@ -153,5 +166,20 @@ def run(plan: dict[str, tuple[int, ...]] = QUICK, timeout_s: float = 3600) -> li
     return results
 
 
+def main(argv: list[str]) -> None:
+    """`WHO NAME ROWS PATH` measures one fit in this process and prints it (what `run` starts);
+    `--record FILE NAME ROWS...` measures NAME at those sizes, ours and the library's, into
+    bench/results/FILE, replacing earlier figures of that synthesizer at those sizes."""
+    if argv[:1] != ["--record"]:
+        who, name, rows, path = argv
+        print(json.dumps(measure(who, name, int(rows), Path(path))))
+        return
+    from bench import report
+
+    file, name, *rows = argv[1:]
+    fresh = [{**bench.stamp(), **r} for r in run({name: tuple(int(n) for n in rows)})]
+    report.record_entries(bench.RESULTS, file, "train_scale", fresh, lambda e: (e["who"], e["synthesizer"], e["rows"]))
+
+
 if __name__ == "__main__":
-    print(json.dumps(measure(sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]))))
+    main(sys.argv[1:])

@@ -105,3 +105,24 @@ def test_a_size_re_measured_alone_keeps_its_own_date_next_to_the_older_ones(tmp_
     text = (tmp_path / "BENCHMARKS.md").read_text()
     assert "Measured 2026-11-23 (x86_64, 2 cores)" in text and "Measured 2026-12-01 (x86_64, 2 cores)" in text
     assert "900.0 / 2,048" in text and "Not measured yet" not in text
+
+
+def test_a_synthesizer_re_measured_by_size_replaces_only_its_own_figures(tmp_path: Path, monkeypatch) -> None:
+    from bench import train_scale
+
+    results = tmp_path / "bench" / "results"
+    results.mkdir(parents=True)
+    meta = {"date": "2026-11-23", "machine": "x86_64, 2 cores"}
+    mst = {"who": "synthpriv", "synthesizer": "mst", "rows": 100_000, "fit_seconds": 20.0,
+           "fit_cpu_seconds": 19.0, "sample_seconds": 1.0, "peak_mib": 900.0}
+    stale_aim = {**mst, "synthesizer": "aim", "fit_cpu_seconds": 999.0}
+    (results / "full.json").write_text(json.dumps({**meta, "train_scale": [mst, stale_aim]}))
+    fresh_aim = {**mst, "synthesizer": "aim", "fit_cpu_seconds": 300.0}
+    monkeypatch.setattr(train_scale, "run", lambda plan: [fresh_aim] if plan == {"aim": (100_000,)} else [])
+    monkeypatch.setattr("bench.RESULTS", results)
+    monkeypatch.setattr("bench.stamp", lambda: {"date": "2026-12-02", "machine": "x86_64, 2 cores"})
+    train_scale.main(["--record", "full.json", "aim", "100000"])
+    text = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "| mst | 100,000 | 20.0 | 19.0 |" in text and "| aim | 100,000 | 20.0 | 300.0 |" in text
+    assert "999.0" not in text
+    assert text.index("Measured 2026-11-23") < text.index("| mst | 100,000") < text.index("Measured 2026-12-02")
