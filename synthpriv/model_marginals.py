@@ -1,12 +1,12 @@
 """Marginals of a fitted Private-PGM model by variable elimination in numpy, not JAX.
 
-AIM scores every candidate marginal against the current model in every round. mbi answers
-each with `variable_elimination` in eager JAX, which compiles and keeps an XLA program for
-every distinct shape it meets: on Adult's 186 candidates that took 2.8 GB in AIM's first
-round and was never given back, so AIM's peak memory was set by compiled code, whatever the
-table's size. The same elimination in numpy compiles nothing. The model is DP output, so
-how its marginals are computed is post-processing; the elimination order is mbi's own
-(`junction_tree.greedy_order`).
+AIM scores every candidate marginal against the current model in every round, and MST every
+pair against its independent model. mbi answers each with `variable_elimination` in eager
+JAX, which compiles and keeps an XLA program for every distinct shape it meets: on Adult's
+186 AIM candidates that took 2.8 GB in the first round and was never given back, so peak
+memory was set by compiled code, whatever the table's size. The same elimination in numpy
+compiles nothing. The model is DP output, so how its marginals are computed is
+post-processing; the elimination order is mbi's own (`junction_tree.greedy_order`).
 """
 
 from __future__ import annotations
