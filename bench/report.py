@@ -193,9 +193,9 @@ def _train_scale(run: dict) -> str:
 parquet scan: MST and AIM read the rows only as marginal counts from Polars' streaming engine, and
 their baseline is the same mechanism through smartnoise-synth's own `fit` on the table in memory;
 MWEM and the GANs load the coded rows and run the library's own fit (PATECTGAN with its
-data-dependent accounting accepted), so they have no separate baseline. Peak is the measuring process's resident high-water mark
-(`VmHWM`, imports included); target for 10M rows: under 4 GiB (4,096 MiB). Sampling draws the
-same number of rows in batches of a million.
+data-dependent accounting accepted), so they have no separate baseline. Peak is the measuring
+process's resident high-water mark (`VmHWM`, imports included); target for 10M rows: under 4 GiB
+(4,096 MiB). Sampling draws the same number of rows in batches of a million.
 
 {tables}
 """
