@@ -213,3 +213,18 @@ def test_a_plan_with_dp_estimation_splits_the_release_budget_exactly():
     assert plan.total.delta == pytest.approx(sum(s.delta for s in parts)) and plan.total.delta <= raw["privacy"]["delta"]
     assert plan.total.rho is None  # key discovery is (epsilon, delta)-DP only
     assert plan.synthesizer.epsilon == pytest.approx(raw["privacy"]["epsilon"] - 0.15)
+
+
+def test_mst_joins_the_dependent_columns_in_its_spanning_tree():
+    """MST's selection (scored on numpy marginals of its independent model) must still find the
+    pair that carries the dependence, and return a tree over every column."""
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 4, 20_000)
+    codes = pd.DataFrame({"a": a, "b": a, "c": rng.integers(0, 4, 20_000), "d": rng.integers(0, 3, 20_000)})
+    model = synthesizers.create("mst", 5.0, 1e-9)
+    model.fit(codes, [4, 4, 4, 3])
+    pairs = [set(cl) for cl in model._model.synthesizer.potentials.cliques if len(cl) == 2]
+    assert len(pairs) == 3 and {"col0", "col1"} in pairs  # the mechanism sees a, b, c, d as col0..col3
+    assert set().union(*pairs) == {"col0", "col1", "col2", "col3"}
+    sample = model.sample(5_000)
+    assert (sample["a"] == sample["b"]).mean() > 0.9
