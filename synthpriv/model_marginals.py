@@ -35,18 +35,26 @@ def _product(factors: list[_Factor], domain: Domain, attrs: tuple[str, ...] = ()
     return attrs, out
 
 
-def project(potentials: CliqueVector, clique: tuple[str, ...], total: float) -> np.ndarray:
-    """The model's marginal on `clique` as mbi's `model.project(clique).datavector()` gives it:
-    counts summing to `total`, flattened with the axes in `clique` order."""
-    domain = potentials.domain
-    factors: list[_Factor] = [(tuple(f.domain.attributes), np.asarray(f.values, dtype=np.float64))
-                              for f in potentials.arrays.values()]
-    eliminate = [a for a in domain.attributes if a not in clique]
-    order, _ = junction_tree.greedy_order(domain, [own for own, _ in factors] + [tuple(clique)], elim=eliminate)
-    for z in order:
-        attrs, log = _product([f for f in factors if z in f[0]], domain)
-        factors = [f for f in factors if z not in f[0]]
-        axis = attrs.index(z)
-        factors.append((attrs[:axis] + attrs[axis + 1:], logsumexp(log, axis=axis)))
-    attrs, log = _product(factors, domain, tuple(clique))
-    return (np.exp(log - logsumexp(log)) * total).ravel()
+class Model:
+    """A fitted model's log-potentials as numpy arrays: converted once per model, then projected
+    on every candidate a selection step scores."""
+
+    def __init__(self, potentials: CliqueVector, total: float) -> None:
+        self.domain: Domain = potentials.domain
+        self.total = total
+        self.factors: list[_Factor] = [(tuple(f.domain.attributes), np.asarray(f.values, dtype=np.float64))
+                                       for f in potentials.arrays.values()]
+
+    def project(self, clique: tuple[str, ...]) -> np.ndarray:
+        """The marginal on `clique` as mbi's `model.project(clique).datavector()` gives it:
+        counts summing to the total, flattened with the axes in `clique` order."""
+        domain, factors = self.domain, list(self.factors)
+        eliminate = [a for a in domain.attributes if a not in clique]
+        order, _ = junction_tree.greedy_order(domain, [own for own, _ in factors] + [tuple(clique)], elim=eliminate)
+        for z in order:
+            attrs, log = _product([f for f in factors if z in f[0]], domain)
+            factors = [f for f in factors if z not in f[0]]
+            axis = attrs.index(z)
+            factors.append((attrs[:axis] + attrs[axis + 1:], logsumexp(log, axis=axis)))
+        attrs, log = _product(factors, domain, tuple(clique))
+        return (np.exp(log - logsumexp(log)) * self.total).ravel()

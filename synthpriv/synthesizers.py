@@ -177,8 +177,8 @@ class _MarginalMST(MSTSynthesizer):
         est = estimation.mirror_descent(data.domain, measurement_log, known_total=float(total), iters=1000,
                                         marginal_oracle=marginal_oracles.message_passing_stable)
         candidates = list(itertools.combinations(data.domain.attrs, 2))
-        weights = {cl: np.linalg.norm(data.project(cl).datavector() - model_marginals.project(est.potentials, cl, total), 1)
-                   for cl in candidates}
+        independent = model_marginals.Model(est.potentials, total)
+        weights = {cl: np.linalg.norm(data.project(cl).datavector() - independent.project(cl), 1) for cl in candidates}
         components, edges = DisjointSet(), []
         epsilon = np.sqrt(8 * rho / (len(data.domain.attrs) - 1))
         for _ in range(len(data.domain.attrs) - 1):
@@ -233,12 +233,13 @@ class _MarginalAIM(AIMSynthesizer):
 
     @staticmethod
     def _project(model: object, clique: tuple[str, ...]) -> np.ndarray:
-        return model_marginals.project(model.potentials, clique, model.total)
+        return model_marginals.Model(model.potentials, model.total).project(clique)
 
     def _worst_approximated(self, candidates: dict, answers: dict, model: object, eps: float, sigma: float) -> tuple:
         """The library's selection, scoring each candidate on the model's marginal from numpy
         (`model_marginals`): mbi's eager JAX compiles a program per candidate shape and keeps it."""
-        errors = {cl: weight * (np.linalg.norm(answers[cl] - self._project(model, cl), 1)
+        scored = model_marginals.Model(model.potentials, model.total)
+        errors = {cl: weight * (np.linalg.norm(answers[cl] - scored.project(cl), 1)
                                 - np.sqrt(2 / np.pi) * sigma * model.domain.size(cl))
                   for cl, weight in candidates.items()}
         return _aim_module.exponential_mechanism(errors, eps, max(abs(w) for w in candidates.values()))
