@@ -114,7 +114,23 @@ def test_linked_records_include_ties_so_duplicated_copies_still_link():
     training = encode(_split()[0].head(200), SPEC)
     doubled = encode(pd.concat([_split()[0].head(200)] * 2, ignore_index=True), SPEC)
     halves = attacks.default_halves(RELEASED)
-    assert attacks._linked(training, doubled, halves) == 200
+    assert attacks._linked(training, doubled, halves).all()
+
+
+def test_main_and_control_targets_linked_in_one_search_are_those_linked_apart():
+    main, control = (encode(_split()[i].head(150), SPEC) for i in (0, 1))
+    synthetic = encode(pd.concat([_honest().head(400), _split()[0].head(60)], ignore_index=True), SPEC)
+    halves = attacks.default_halves(RELEASED)
+    apart = np.concatenate([attacks._linked(t, synthetic, halves) for t in (main, control)])
+    assert apart[:60].all() and not apart.all()  # the copied targets link, not every target does
+    np.testing.assert_array_equal(attacks._linked(attacks._stacked(main, control), synthetic, halves), apart)
+
+
+def test_a_record_held_twice_is_one_record_to_single_out():
+    rows = _split()[0].head(300)
+    once, twice = (attacks._Table.of(encode(t, SPEC)) for t in (rows, pd.concat([rows, rows], ignore_index=True)))
+    assert len(twice) == len(once) and len(once) > 250
+    np.testing.assert_array_equal(np.unique(twice.values, axis=1), np.unique(once.values, axis=1))
 
 
 def _brute_counts(p: attacks._Predicates, table: attacks._Table) -> np.ndarray:
@@ -130,7 +146,11 @@ def _brute_counts(p: attacks._Predicates, table: attacks._Table) -> np.ndarray:
     return np.array(out)
 
 
-def test_predicate_counts_agree_with_evaluating_every_row():
+@pytest.mark.parametrize("chunk", [attacks._COUNT_CHUNK, 7])
+def test_predicate_counts_agree_with_evaluating_every_row(chunk, monkeypatch):
+    """Exact, or capped where only "one or more than one" matters; rows are checked a chunk at a
+    time, and a small chunk puts chunk boundaries inside every slice."""
+    monkeypatch.setattr(attacks, "_COUNT_CHUNK", chunk)
     rng = np.random.default_rng(0)
     t = generate_customers(1_500, seed=3)[RELEASED].astype(object)
     for col in RELEASED:
@@ -140,6 +160,7 @@ def test_predicate_counts_agree_with_evaluating_every_row():
     from_records = attacks._from_records(table, attacks._medians(table), rng.integers(len(table), size=300), columns)
     for p in (attacks._random(table, 300, 2, rng), from_records, attacks._univariate(table)):
         np.testing.assert_array_equal(p.counts(table), _brute_counts(p, table))
+        np.testing.assert_array_equal(p.counts(table, at_most=2), np.minimum(_brute_counts(p, table), 2))
     assert (from_records.counts(table) >= 1).all()  # a predicate from a record matches at least that record
 
 
