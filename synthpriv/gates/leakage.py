@@ -19,7 +19,7 @@ every row look farther from it, which biases towards "safe".
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -40,6 +40,8 @@ _Z95 = 1.959963984540054
 #: Query rows per block x reference rows per tile: 0.6 MB of scratch per worker, so a tile stays in
 #: cache; small reference tiles make the lower bounds tight (measured best on the demo table).
 _TILE_QUERY, _TILE_REFERENCE = 256, 256
+#: Bits of the one sort key that orders rows for the search (`_compact_order`), and of one number's share.
+_SORT_KEY_BITS, _NUMERIC_KEY_BITS = 64, 16
 #: Slack on a tile's lower bound, far above float32 rounding of a sum of a few terms in [0, 1].
 _SLACK = 1e-4
 
@@ -184,9 +186,30 @@ def _search(
 
 
 def _compact_order(e: Encoded) -> np.ndarray:
-    """Rows sorted by the categorical columns, largest code space first, then the numeric ones."""
-    by_size = np.argsort(e.code_counts, kind="stable")
-    return np.lexsort([*e.numeric[::-1], *e.codes[by_size]])
+    """Rows sorted by the categorical columns, largest code space first, then the numeric ones.
+
+    One integer key per row, each column taking the bits its codes need and a number
+    `_NUMERIC_KEY_BITS` of its [0, 1] range (a null above them); a column that no longer fits in
+    the key is coarsened to its leading bits or left out. The order only makes tiles compact
+    for the search's bounds, so a coarse late key costs a little pruning, never exactness, and
+    one sort of one key is many times faster than a lexsort over every column of ten million rows.
+    """
+    levels = (1 << _NUMERIC_KEY_BITS) - 2
+
+    def columns() -> Iterator[tuple[np.ndarray, int]]:
+        for i in np.argsort(e.code_counts, kind="stable")[::-1]:
+            yield e.codes[i].astype(np.uint64), max(int(e.code_counts[i]) - 1, 0).bit_length()
+        for x in e.numeric:
+            yield np.where(x == _NULL, levels + 1, np.rint(x * levels)).astype(np.uint64), _NUMERIC_KEY_BITS
+
+    key, free = np.zeros(len(e), np.uint64), _SORT_KEY_BITS
+    for values, bits in columns():
+        if not free:
+            break
+        taken = min(bits, free)
+        key = (key << np.uint64(taken)) | (values >> np.uint64(bits - taken))
+        free -= taken
+    return np.argsort(key, kind="stable")
 
 
 @dataclass(frozen=True)
