@@ -84,19 +84,24 @@ class ColumnCodec:
         return codes.astype(np.int64), int(outside.sum())
 
     def encode_categorical(self, values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Codes ('other' for a null), which values are null, which lie outside the declared set.
+
+        Each distinct text is cleaned and looked up once: a column of millions of rows holds a
+        few thousand distinct values at most, and string operations per row dominated encoding.
+        """
         labels = self._labels
-        missing = values.isna().to_numpy()
-        text = values.astype("string").str.strip()
+        distinct_of, distinct = pd.factorize(values.astype("string"))
+        text = pd.Series(distinct, dtype="string").str.strip()
         if self.column.type is ColumnType.BOOLEAN:
             low = text.str.lower()
             text = low.where(~low.isin(_TRUE), "true").where(~low.isin(_FALSE), "false")
         other = len(labels)
         lookup = {label: i for i, label in enumerate(labels)}
-        known = text.isin([*labels, self.column.other_label]).to_numpy(dtype=bool, na_value=False)
-        codes = text.map(lookup).fillna(other).to_numpy(dtype=np.int64)
-        outside = ~known & ~missing
-        codes[missing] = other
-        return codes, missing, outside
+        # a null's position is -1: it takes the appended entry, 'other' and not outside
+        known = np.append(text.isin([*labels, self.column.other_label]).to_numpy(dtype=bool, na_value=False), True)
+        codes = np.append(text.map(lookup).fillna(other).to_numpy(dtype=np.int64), other)
+        missing = distinct_of < 0
+        return codes[distinct_of], missing, ~known[distinct_of]
 
     def _encode_numeric(self, values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         nums = parse_numeric(values, self.column.type)
