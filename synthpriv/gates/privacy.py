@@ -20,20 +20,31 @@ from synthpriv.spec import ColumnType, PrivacyGate, ReleaseSpec
 
 GATE = "privacy"
 _CHUNK_ROWS = 1_000_000
+_NULL_TEXT = "<null>"
 
 
 def _canonical(table: pd.DataFrame, spec: ReleaseSpec) -> pd.DataFrame:
-    """Released columns in one comparable form: dates as ISO days, numbers as floats, text as str."""
+    """Released columns in one comparable form: dates as ISO days, numbers as floats rounded to
+    six decimals (an integer 1 and a float 1.0 are the same value), text stripped; a null as
+    one value per column.
+
+    Dates and text are parsed once per distinct value and spread back to the rows: per-row
+    string work took most of this check's time on a ten-million-row release.
+    """
     out = {}
     for col in spec.modelled_columns:
         s = table[col.name]
+        if col.type in (ColumnType.INTEGER, ColumnType.FLOAT):
+            x = pd.to_numeric(s, errors="coerce").astype(float).round(6).to_numpy() + 0.0  # -0.0 is 0.0
+            out[col.name] = np.where(np.isnan(x), np.nan, x)  # one bit pattern for every null
+            continue
+        positions, distinct = pd.factorize(s if col.type is ColumnType.DATE else s.astype("string"))
         if col.type is ColumnType.DATE:
-            out[col.name] = pd.to_datetime(s, errors="coerce", format="mixed").dt.strftime("%Y-%m-%d")
-        elif col.type in (ColumnType.INTEGER, ColumnType.FLOAT):
-            out[col.name] = pd.to_numeric(s, errors="coerce").round(6).astype("string")
+            text = pd.to_datetime(pd.Series(distinct, dtype=object), errors="coerce", format="mixed").dt.strftime("%Y-%m-%d")
         else:
-            out[col.name] = s.astype("string").str.strip()
-    return pd.DataFrame(out).fillna("<null>")
+            text = pd.Series(distinct, dtype="string").str.strip()
+        out[col.name] = np.append(text.fillna(_NULL_TEXT).to_numpy(dtype=object), _NULL_TEXT)[positions]
+    return pd.DataFrame(out, index=table.index)
 
 
 def _row_hashes(table: pd.DataFrame, spec: ReleaseSpec) -> np.ndarray:
