@@ -15,10 +15,17 @@ DEMO_SPEC = REPO / "synthpriv" / "specs" / "demo_customers.yaml"
 
 
 def demo_spec_dict(rows: int = 3000) -> dict:
-    """The demo spec with a smaller sample, so end-to-end tests stay quick."""
+    """The demo spec with a smaller sample, so end-to-end tests stay quick.
+
+    The every-category check is off: on a few thousand rows a rare category (the 2% `X` of
+    `sex`, a rare diagnosis) can vanish from an honest release under DP noise, now and then
+    ending a test about something else (seen in fresh-clone rehearsals). The tests of that
+    check turn it back on.
+    """
     raw = yaml.safe_load(DEMO_SPEC.read_text())
     raw["source"]["rows"] = rows
     raw["synthesis"]["rows"] = rows
+    raw["gates"].setdefault("quality", {})["every_category_up_to"] = 0
     return raw
 
 

@@ -25,14 +25,11 @@ def _run(spec, run_id: str, mode: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def small_spec(write_spec):
     """A small release whose leakage thresholds are loose on purpose: these tests are about
-    the ledger, and on 1,000 rows an honest release at epsilon 1 sits near the defaults. For
-    the same reason the every-category check is off: the rare `X` of `sex` (about 2% of
-    the 1,000 rows) can vanish from an honest release under that much noise."""
+    the ledger, and on 1,000 rows an honest release at epsilon 1 sits near the defaults."""
 
     def edit(raw):
         raw["pii"].update(sample_size=50)
         raw["gates"]["privacy"].update(max_dcr_excess=0.6, min_nndr_mean=0.2, max_membership_auc=0.75)
-        raw["gates"].setdefault("quality", {})["every_category_up_to"] = 0
 
     return write_spec(edit, rows=1000)
 

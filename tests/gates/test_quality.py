@@ -143,7 +143,8 @@ def test_a_column_shuffling_synthesizer_is_blocked_by_correlation_stability(home
 
 @pytest.mark.slow
 def test_a_synthesizer_that_drops_a_category_is_blocked_by_the_suite(home, write_spec, settings, monkeypatch, capsys):
-    out = _release_with(monkeypatch, capsys, write_spec(rows=3000), drop=("segment", "premium", "retail"))
+    spec = write_spec(lambda raw: raw["gates"]["quality"].update(every_category_up_to=12), rows=3000)
+    out = _release_with(monkeypatch, capsys, spec, drop=("segment", "premium", "retail"))
     reason = _blocked_with_review(out, settings)
     assert "expect_column_distinct_values_to_contain_set[segment]" in reason
     gates = json.loads((Path(out["workspace"]) / "gates.json").read_text())
