@@ -35,12 +35,13 @@ def _canonical(table: pd.DataFrame, spec: ReleaseSpec) -> pd.DataFrame:
     for col in spec.modelled_columns:
         s = table[col.name]
         if col.type in (ColumnType.INTEGER, ColumnType.FLOAT):
-            x = pd.to_numeric(s, errors="coerce").astype(float).round(6).to_numpy() + 0.0  # -0.0 is 0.0
-            out[col.name] = np.where(np.isnan(x), np.nan, x)  # one bit pattern for every null
+            x = np.round(pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan), 6) + 0.0
+            out[col.name] = np.where(np.isnan(x), np.nan, x)  # -0.0 is 0.0, and one bit pattern for every null
             continue
         positions, distinct = pd.factorize(s if col.type is ColumnType.DATE else s.astype("string"))
         if col.type is ColumnType.DATE:
-            text = pd.to_datetime(pd.Series(distinct, dtype=object), errors="coerce", format="mixed").dt.strftime("%Y-%m-%d")
+            days = pd.to_datetime(pd.Series(distinct, dtype=object), errors="coerce", format="mixed")
+            text = days.dt.strftime("%Y-%m-%d")
         else:
             text = pd.Series(distinct, dtype="string").str.strip()
         out[col.name] = np.append(text.fillna(_NULL_TEXT).to_numpy(dtype=object), _NULL_TEXT)[positions]

@@ -50,6 +50,25 @@ def test_copies_are_found_across_the_hashing_chunks(monkeypatch):
     assert privacy.exact_match_rate(mixed, training, SPEC) == pytest.approx(5 / 505)
 
 
+def test_a_copy_is_a_copy_whatever_types_the_tables_were_read_back_with():
+    """Dates as text or timestamps, integers as floats, nullable number types, padded text: the
+    synthetic table may come back from a file in other types than the training copy."""
+    training = _training()
+    training.loc[:9, "income"] = None
+    copied = training.head(50).copy()
+    for col in SPEC.modelled_columns:
+        if col.type.value == "date":
+            copied[col.name] = pd.to_datetime(copied[col.name])
+        elif col.type.value == "integer":
+            copied[col.name] = copied[col.name].astype(float)
+        elif col.type.value == "float":
+            copied[col.name] = copied[col.name].astype("Float64")
+        else:
+            copied[col.name] = copied[col.name].astype("string") + " "
+    assert privacy.exact_match_rate(copied, training, SPEC) == 1.0
+    assert privacy.exact_match_rate(generate_customers(50, seed=99)[RELEASED], training, SPEC) == 0.0
+
+
 def test_one_copy_in_ten_million_rows_is_reported_as_such_not_as_zero(monkeypatch):
     monkeypatch.setattr(privacy, "exact_match_rate", lambda *_a: 1e-7)
     r = _by_metric(privacy.run(_training(), _training(), SPEC))["exact_match_rate"]
