@@ -84,14 +84,10 @@ class ColumnCodec:
         return codes.astype(np.int64), int(outside.sum())
 
     def encode_categorical(self, values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Codes ('other' for a null), which values are null, which lie outside the declared set.
-
-        Each distinct text is cleaned and looked up once: a column of millions of rows holds a
-        few thousand distinct values at most, and string operations per row dominated encoding.
-        """
+        """Codes ('other' for a null), which values are null, which lie outside the declared set;
+        each distinct value cleaned and looked up once (`distinct_text`)."""
         labels = self._labels
-        distinct_of, distinct = pd.factorize(values.astype("string"))
-        text = pd.Series(distinct, dtype="string").str.strip()
+        distinct_of, text = distinct_text(values)
         if self.column.type is ColumnType.BOOLEAN:
             low = text.str.lower()
             text = low.where(~low.isin(_TRUE), "true").where(~low.isin(_FALSE), "false")
@@ -150,6 +146,17 @@ class ColumnCodec:
         series = pd.Series(nums, name=name, dtype="float64")
         series[null] = np.nan
         return series
+
+
+def distinct_text(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Each row's position among the column's distinct values (-1 for a null), and those values
+    as stripped text.
+
+    String work is done once per distinct value: a column of millions of rows holds a few
+    thousand at most, and per-row string operations dominated encoding and comparing large tables.
+    """
+    positions, distinct = pd.factorize(values.astype("string"))
+    return positions, pd.Series(distinct, dtype="string").str.strip()
 
 
 def to_number(bound: float | dt.date) -> float:

@@ -204,11 +204,11 @@ def _compact_order(e: Encoded) -> np.ndarray:
 
     key, free = np.zeros(len(e), np.uint64), _SORT_KEY_BITS
     for values, bits in columns():
-        if not free:
-            break
         taken = min(bits, free)
         key = (key << np.uint64(taken)) | (values >> np.uint64(bits - taken))
         free -= taken
+        if not free:  # the key is full: the columns left would not change it
+            break
     return np.argsort(key, kind="stable")
 
 

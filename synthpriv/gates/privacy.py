@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from pandas.util import hash_pandas_object
 
-from synthpriv.domain import TableCodec
+from synthpriv.domain import TableCodec, distinct_text
 from synthpriv.gates import GateResult, errored
 from synthpriv.scan import scan_table
 from synthpriv.spec import ColumnType, PrivacyGate, ReleaseSpec
@@ -38,12 +38,12 @@ def _canonical(table: pd.DataFrame, spec: ReleaseSpec) -> pd.DataFrame:
             x = np.round(pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan), 6) + 0.0
             out[col.name] = np.where(np.isnan(x), np.nan, x)  # -0.0 is 0.0, and one bit pattern for every null
             continue
-        positions, distinct = pd.factorize(s if col.type is ColumnType.DATE else s.astype("string"))
         if col.type is ColumnType.DATE:
+            positions, distinct = pd.factorize(s)
             days = pd.to_datetime(pd.Series(distinct, dtype=object), errors="coerce", format="mixed")
             text = days.dt.strftime("%Y-%m-%d")
         else:
-            text = pd.Series(distinct, dtype="string").str.strip()
+            positions, text = distinct_text(s)
         out[col.name] = np.append(text.fillna(_NULL_TEXT).to_numpy(dtype=object), _NULL_TEXT)[positions]
     return pd.DataFrame(out, index=table.index)
 
