@@ -104,6 +104,9 @@ def test_a_release_with_estimated_domains_spends_exactly_what_it_reserved(home, 
                 col.update(bounds="estimate", estimate_epsilon=0.3)
             if col["name"] == "segment":
                 col.update(categories="estimate", estimate_epsilon=0.1)
+        # Training gets the 0.6 left of 1.0, so a correlation error above the default bar now and
+        # then blocked this test of accounting (fail closed, seen in a fresh-clone rehearsal).
+        raw["gates"]["quality"]["field_correlation"] = {"factor": 8.0, "margin": 0.1}
 
     monkeypatch.setenv("SYNTHPRIV_KEEP_WORKSPACE", "1")
     code = cli.main(["release", str(write_spec(edit, rows=6000)), "--json"])
