@@ -29,7 +29,7 @@ import pandas as pd
 from faker import Faker
 from pydantic import ValidationError
 
-from synthpriv.domain import parse_numeric, to_number
+from synthpriv.domain import distinct_text, parse_numeric, to_number
 from synthpriv.errors import BlockedError, InputError
 from synthpriv.scan import ColumnVerdict, DeclaredRecognizer
 from synthpriv.spec import Column, ColumnType, Generalize, GeneralizeLevel, ReleaseSpec
@@ -264,8 +264,9 @@ class ColumnProtection:
         count, exactly as without an action.
         """
         if self.mapping is not None:
-            text = values.astype("string").str.strip()
-            return text.map(self.mapping).fillna(text).astype(object).where(values.notna(), None)
+            positions, distinct = distinct_text(values)
+            mapped = np.asarray(distinct.map(self.mapping).fillna(distinct).astype(object), dtype=object)
+            return pd.Series(np.where(positions >= 0, mapped[positions], None), index=values.index, dtype=object)
         if self.action != "generalize":
             return values
         col, other = self.source, self.source.other_label
