@@ -265,7 +265,7 @@ class ColumnProtection:
         """
         if self.mapping is not None:
             positions, distinct = distinct_text(values)
-            mapped = np.asarray(distinct.map(self.mapping).fillna(distinct).astype(object), dtype=object)
+            mapped = distinct.map(self.mapping).fillna(distinct).to_numpy(dtype=object)
             return pd.Series(np.where(positions >= 0, mapped[positions], None), index=values.index, dtype=object)
         if self.action != "generalize":
             return values

@@ -93,7 +93,6 @@ def test_pseudonymized_category_becomes_its_token_in_domain_and_training_copy():
     assert again.categories == zip_col.categories  # the same key joins across runs
 
 
-
 def test_mapped_training_copy_keeps_nulls_and_unmapped_values_and_ignores_padding():
     source = Column(name="zip", type="categorical", categories=["10001", "94105"])
     action = actions.ColumnProtection(source, "pseudonymize", mapping={"10001": "tok-a", "94105": "tok-b"})
@@ -101,6 +100,7 @@ def test_mapped_training_copy_keeps_nulls_and_unmapped_values_and_ignores_paddin
     out = action.transform(values)
     assert list(out.index) == [5, 4, 3, 2, 1, 0]
     assert list(out) == ["tok-a", "tok-b", None, "99999", "tok-a", None]
+
 
 # --- fake ---------------------------------------------------------------------------------------
 
