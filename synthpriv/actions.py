@@ -266,7 +266,8 @@ class ColumnProtection:
         if self.mapping is not None:
             positions, distinct = distinct_text(values)
             mapped = distinct.map(self.mapping).fillna(distinct).to_numpy(dtype=object)
-            return pd.Series(np.where(positions >= 0, mapped[positions], None), index=values.index, dtype=object)
+            # a null's position is -1: it takes the appended None, as in encode_categorical
+            return pd.Series(np.append(mapped, None)[positions], index=values.index, dtype=object)
         if self.action != "generalize":
             return values
         col, other = self.source, self.source.other_label

@@ -100,6 +100,7 @@ def test_mapped_training_copy_keeps_nulls_and_unmapped_values_and_ignores_paddin
     out = action.transform(values)
     assert list(out.index) == [5, 4, 3, 2, 1, 0]
     assert list(out) == ["tok-a", "tok-b", None, "99999", "tok-a", None]
+    assert list(action.transform(pd.Series([None, None], dtype=object))) == [None, None]
 
 
 # --- fake ---------------------------------------------------------------------------------------
