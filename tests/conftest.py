@@ -29,6 +29,21 @@ def demo_spec_dict(rows: int = 3000) -> dict:
     return raw
 
 
+QUALITY_BARS = ("field_distribution", "field_correlation", "deep_structure", "two_way_marginals",
+                "three_way_marginals", "tstr_gap")
+
+
+def loosen_quality_gate(raw: dict) -> None:
+    """Set every fidelity and utility bar so wide that it cannot block, for release tests about something else.
+
+    On a few hundred or a thousand rows at epsilon 1 the DP noise alone puts a fidelity metric
+    over its default bar now and then (a 1,000-row ledger test was blocked on
+    `field_distribution_stability[income]` in CI); the gate's own tests keep the defaults.
+    """
+    quality = raw["gates"].setdefault("quality", {})
+    quality.update(dict.fromkeys(QUALITY_BARS, {"factor": 1.0, "margin": 1.0}))
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private synthpriv home (store, ledger, workspace) for one test."""

@@ -12,7 +12,7 @@ import pytest
 from synthpriv.ledger import Ledger
 from synthpriv.settings import Settings
 from synthpriv.store import LocalStore
-from tests.conftest import REPO
+from tests.conftest import REPO, loosen_quality_gate
 
 pytestmark = pytest.mark.slow
 
@@ -24,12 +24,13 @@ def _run(spec, run_id: str, mode: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def small_spec(write_spec):
-    """A small release whose leakage thresholds are loose on purpose: these tests are about
-    the ledger, and on 1,000 rows an honest release at epsilon 1 sits near the defaults."""
+    """A small release whose leakage and fidelity bars are loose on purpose: these tests are
+    about the ledger, and on 1,000 rows an honest release at epsilon 1 sits near the defaults."""
 
     def edit(raw):
         raw["pii"].update(sample_size=50)
         raw["gates"]["privacy"].update(max_dcr_excess=0.6, min_nndr_mean=0.2, max_membership_auc=0.75)
+        loosen_quality_gate(raw)
 
     return write_spec(edit, rows=1000)
 
