@@ -161,31 +161,37 @@ def _synthesis(run: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _train_scale(run: dict) -> str:
-    """Ours (streamed marginals) next to the library's in-memory fit, per synthesizer and size;
-    a table per measuring date, since a synthesizer can be re-measured alone."""
+def _train_scale(runs: list[dict]) -> str:
+    """Ours (streamed marginals) next to the library's in-memory fit, per synthesizer and size,
+    from the quick and the full run alike; a table per measuring date, since a synthesizer can
+    be re-measured alone."""
     groups: dict[str, dict[tuple[str, int], dict[str, dict]]] = {}
-    for r in run["train_scale"]:
-        groups.setdefault(_when(r, run), {}).setdefault((r["synthesizer"], r["rows"]), {})[r["who"]] = r
+    for run in runs:
+        for r in run["train_scale"]:
+            groups.setdefault(_when(r, run), {}).setdefault((r["synthesizer"], r["rows"]), {})[r["who"]] = r
 
     def cell(r: dict | None, key: str, why: bool = True) -> str:
-        """The figure, or why there is none (said once per row)."""
+        """The figure, or why there is none (said once per row); blank where an older run did not measure it."""
         if r is None or ("error" in r and not why):
             return ""
-        return r["error"] if "error" in r else f"{r[key]:,}"
+        if "error" in r:
+            return r["error"]
+        return f"{r[key]:,}" if key in r else ""
 
     def line(who: dict[str, dict], name: str, rows: int) -> str:
         ours, base = who.get("synthpriv"), who.get("smartnoise_in_memory")
         ratio = (round(ours["fit_cpu_seconds"] / base["fit_cpu_seconds"], 3)
                  if ours and base and "error" not in ours and "error" not in base else "")
         return (f"| {name} | {rows:,} | {cell(ours, 'fit_seconds')} | {cell(ours, 'fit_cpu_seconds', False)} | "
-                f"{cell(ours, 'peak_mib', False)} | {cell(ours, 'sample_seconds', False)} | "
-                f"{cell(base, 'fit_cpu_seconds')} | {cell(base, 'peak_mib', False)} | {ratio} |")
+                f"{cell(ours, 'fit_peak_mib', False)} | {cell(ours, 'sample_seconds', False)} | "
+                f"{cell(ours, 'peak_mib', False)} | {cell(base, 'fit_cpu_seconds')} | {cell(base, 'peak_mib', False)} "
+                f"| {ratio} |")
 
-    head = ("| synthesizer | rows | fit s | fit CPU s | peak MiB | sample s | baseline fit CPU s | baseline peak MiB "
-            "| CPU ratio |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    head = ("| synthesizer | rows | fit s | fit CPU s | fit peak MiB | sample s | peak MiB with sampling "
+            "| baseline fit CPU s | baseline peak MiB | CPU ratio |\n"
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     tables = "\n\n".join(f"Measured {when}.\n\n{head}\n" + "\n".join(line(who, *k) for k, who in sorted(by_key.items()))
-                         for when, by_key in groups.items())
+                         for when, by_key in sorted(groups.items()))
     return f"""
 ## Training by table size: streamed marginals
 
@@ -193,9 +199,11 @@ def _train_scale(run: dict) -> str:
 parquet scan: MST and AIM read the rows only as marginal counts from Polars' streaming engine, and
 their baseline is the same mechanism through smartnoise-synth's own `fit` on the table in memory;
 MWEM and the GANs load the coded rows and run the library's own fit (PATECTGAN with its
-data-dependent accounting accepted), so they have no separate baseline. Peak is the measuring
-process's resident high-water mark (`VmHWM`, imports included); target for 10M rows: under 4 GiB
-(4,096 MiB). Sampling draws the same number of rows in batches of a million.
+data-dependent accounting accepted), so they have no separate baseline. Peaks are the measuring
+process's resident high-water mark (`VmHWM`, imports included), read when the fit returns and
+again after sampling; target for training on 10M rows: under 4 GiB (4,096 MiB). Sampling draws
+the same number of rows in batches of a million. A blank fit peak is a run from before the two
+were read apart.
 
 {tables}
 """
@@ -283,9 +291,9 @@ def render(results: Path) -> str:
     elif standalone:
         when = (f"on {standalone['date']}" if "date" in standalone else "in an earlier run (its date was not recorded)")
         sections.append(_opendp_mbi(standalone, f"{when} by `python -m bench.opendp_mbi`"))
-    for run in (quick, full):
-        if run and run.get("train_scale"):
-            sections.append(_train_scale(run))
+    scale_runs = [r for r in (quick, full) if r and r.get("train_scale")]
+    if scale_runs:
+        sections.append(_train_scale(scale_runs))
     size_runs = [r for r in (quick, full) if r and r.get("sizes")]
     if size_runs:
         sections.append(_sizes(size_runs))

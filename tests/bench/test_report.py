@@ -53,15 +53,21 @@ def test_synthesis_figures_are_rendered_side_by_side_with_the_baseline(tmp_path:
 def test_training_by_size_shows_ours_next_to_the_library_and_says_why_a_size_has_no_baseline(tmp_path: Path) -> None:
     meta = {"date": "2026-11-23", "machine": "x86_64, 2 cores"}
     ours = {"who": "synthpriv", "synthesizer": "mst", "rows": 10_000_000, "fit_seconds": 200.0,
-            "fit_cpu_seconds": 150.0, "sample_seconds": 30.0, "peak_mib": 3100.0}
+            "fit_cpu_seconds": 150.0, "fit_peak_mib": 2900.0, "sample_seconds": 30.0, "peak_mib": 3100.0}
     base = {"who": "smartnoise_in_memory", "synthesizer": "mst", "rows": 10_000_000, "error": "not run: too big"}
     small = [{**ours, "rows": 100_000, "fit_cpu_seconds": 80.0}, {**base, "rows": 100_000, "fit_cpu_seconds": 100.0,
                                                                   "peak_mib": 3500.0}]
     small[1].pop("error")
+    small[0].pop("fit_peak_mib")
     (tmp_path / "bench.json").write_text(json.dumps({**meta, "train_scale": [ours, base, *small]}))
+    aim = {**ours, "synthesizer": "aim", "rows": 1_000_000, "date": "2026-12-02"}
+    (tmp_path / "full.json").write_text(json.dumps({**meta, "train_scale": [aim]}))
     text = report.render(tmp_path)
-    assert "| mst | 100,000 | 200.0 | 80.0 | 3,100.0 | 30.0 | 100.0 | 3,500.0 | 0.8 |" in text
-    assert "| mst | 10,000,000 | 200.0 | 150.0 | 3,100.0 | 30.0 | not run: too big |  |  |" in text
+    assert "| mst | 100,000 | 200.0 | 80.0 |  | 30.0 | 3,100.0 | 100.0 | 3,500.0 | 0.8 |" in text
+    assert "| mst | 10,000,000 | 200.0 | 150.0 | 2,900.0 | 30.0 | 3,100.0 | not run: too big |  |  |" in text
+    assert "| aim | 1,000,000 | 200.0 | 150.0 | 2,900.0 |" in text
+    assert text.count("## Training by table size") == 1
+    assert text.index("Measured 2026-11-23") < text.index("| mst | 100,000") < text.index("Measured 2026-12-02")
 
 
 def test_opendp_mbi_figures_say_how_much_of_the_algorithm_ran(tmp_path: Path) -> None:
