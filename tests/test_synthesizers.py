@@ -137,6 +137,33 @@ def test_aim_focuses_on_the_quality_gates_target_unless_told_otherwise():
         parse_spec(raw)
 
 
+def test_aim_estimates_with_the_einsum_oracle_only_once_a_junction_tree_clique_passes_a_million_cells():
+    from mbi import Domain, marginal_oracles
+
+    domain = Domain(["a", "b", "c", "d"], [100, 100, 100, 100])
+    chain = [("a",), ("a", "b"), ("b", "c"), ("c", "d")]
+    assert synthesizers.marginal_oracle_for(domain, chain) is marginal_oracles.message_passing_stable
+    # a cycle a-b-c-d-a triangulates into two 3-way junction-tree cliques of 1,000,000 cells: still small
+    cycle = [*chain, ("a", "d")]
+    assert synthesizers.marginal_oracle_for(domain, cycle) is marginal_oracles.message_passing_stable
+    # one 4-way marginal makes a 100M-cell junction-tree clique
+    assert synthesizers.marginal_oracle_for(domain, [*chain, ("a", "b", "c", "d")]) is marginal_oracles.message_passing_fast
+
+
+def test_aim_hands_each_estimate_the_oracle_its_model_size_calls_for(monkeypatch):
+    chosen: list[tuple[str, ...]] = []
+    pick = synthesizers.marginal_oracle_for
+
+    def spy(domain, cliques):  # noqa: ANN001, ANN202
+        chosen.append(tuple(cliques))
+        return pick(domain, cliques)
+
+    monkeypatch.setattr(synthesizers, "marginal_oracle_for", spy)
+    synthesizers.create("aim", 3.0, 1e-9, {"rounds": 3, "round_iters": 20, "final_iters": 20}).fit(
+        _codes(), CARDINALITIES)
+    assert len(chosen) >= 3 and set(chosen[0]) == {("col0",), ("col1",), ("col2",)} and len(chosen[-1]) > 3
+
+
 def test_aim_with_a_focus_fits_and_samples_over_the_declared_codes():
     model = synthesizers.create("aim", 3.0, 1e-9, {"focus": "b", "rounds": 4, "round_iters": 50, "final_iters": 100})
     model.fit(_codes(), CARDINALITIES)
