@@ -43,7 +43,7 @@ import polars as pl
 import snsynth.mwem as _mwem_module
 import snsynth.utils as _snsynth_utils
 from snsynth.utils import cdp_rho, gaussian_noise
-from mbi import LinearMeasurement, estimation, junction_tree, marginal_oracles
+from mbi import Dataset, LinearMeasurement, estimation, junction_tree, marginal_oracles
 from snsynth.aim import AIMSynthesizer
 from snsynth.aim import aim as _aim_module
 from snsynth.mst import MSTSynthesizer
@@ -54,6 +54,7 @@ from snsynth.transform.onehot import OneHotEncoder
 from snsynth.transform.table import TableTransformer
 
 from synthpriv import accounting, dp_domain, model_marginals
+from synthpriv.mrf_sampling import RowSampler
 from synthpriv.accounting import Spend
 from synthpriv.marginals import Marginals
 from synthpriv.spec import Privacy, ReleaseSpec
@@ -378,7 +379,25 @@ class Synthesizer:
             return dill.load(fh)
 
 
-class MST(Synthesizer):
+class _GraphicalModel(Synthesizer):
+    """A synthesizer that ends with a Private-PGM model and draws rows with `RowSampler`.
+
+    The sampler (the model's marginals and conditional tables) is built on the first draw and
+    kept for the following batches; it is rebuilt after loading rather than saved with the model.
+    """
+
+    _sampler: RowSampler | None = None
+
+    def _rows(self, rows: int) -> dict[str, np.ndarray]:
+        if self._sampler is None:
+            self._sampler = RowSampler(self._model.synthesizer)
+        return self._sampler.draw(rows, np.random.default_rng())
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_sampler"}
+
+
+class MST(_GraphicalModel):
     """Private-PGM's MST. Rows are drawn i.i.d. from the fitted model.
 
     mbi's default "round" sampler fills each column by the rows' rank within their parent
@@ -390,11 +409,11 @@ class MST(Synthesizer):
     _factory = _MarginalMST
 
     def _draw(self, rows: int) -> np.ndarray:
-        data = self._model.synthesizer.synthetic_data(rows=rows, method="sample")
+        data = Dataset(self._rows(rows), self._model.synthesizer.domain)
         return self._model.undo_compress_fn(data).df.to_numpy()
 
 
-class AIM(Synthesizer):
+class AIM(_GraphicalModel):
     """Private-PGM's AIM, the default: workload-aware, and the best per epsilon on published benchmarks."""
 
     name = "aim"
@@ -410,8 +429,8 @@ class AIM(Synthesizer):
         return options
 
     def _draw(self, rows: int) -> np.ndarray:
-        data = self._model.synthesizer.synthetic_data(rows=rows, method="sample")
-        return data.df[[f"col{i}" for i in range(len(self._columns))]].to_numpy()
+        drawn = self._rows(rows)
+        return np.column_stack([drawn[f"col{i}"] for i in range(len(self._columns))])
 
 
 class _DeclaredMWEM(MWEMSynthesizer):
