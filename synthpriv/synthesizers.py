@@ -54,9 +54,9 @@ from snsynth.transform.onehot import OneHotEncoder
 from snsynth.transform.table import TableTransformer
 
 from synthpriv import accounting, dp_domain, model_marginals
-from synthpriv.mrf_sampling import RowSampler
 from synthpriv.accounting import Spend
 from synthpriv.marginals import Marginals
+from synthpriv.mrf_sampling import RowSampler
 from synthpriv.spec import Privacy, ReleaseSpec
 
 _OS_RANDOM = random.SystemRandom()
@@ -201,12 +201,12 @@ def marginal_oracle_for(domain: object, cliques: list[tuple[str, ...]]) -> Calla
     `STABLE_ORACLE_MAX_CELLS` cells in one junction-tree clique.
 
     The log-space oracle materializes every junction-tree clique and is the quicker of the two on
-    small models (on 100k rows a whole AIM fit took 248 CPU s with it against 763 with the einsum
-    one). Past a million rows AIM affords larger marginals, their union grows a junction-tree
-    clique of millions of cells, and one 250-step estimate on a 12M-cell clique took 337 s with it
-    against 44 s with the einsum oracle (both 14-21 s below 1M cells; docs/synthesis.md). Which
-    oracle runs is a function of the cliques chosen so far, already private, so the guarantee is
-    untouched.
+    small models, where the einsum oracle compiles a larger program (one 250-step estimate over a
+    100k-row model's many small cliques: 16.7 s against 42.8 s). Past a million rows AIM affords
+    larger marginals, their union grows a junction-tree clique of millions of cells, and the same
+    estimate on a 12M-cell clique took 337 s with it against 44 s with the einsum oracle; near a
+    million cells the two are close (docs/synthesis.md). Which oracle runs is a function of the
+    cliques chosen so far, already private, so the guarantee is untouched.
     """
     tree, _ = junction_tree.make_junction_tree(domain, [set(cl) for cl in cliques])
     largest = max(domain.size(cl) for cl in junction_tree.maximal_cliques(tree))
