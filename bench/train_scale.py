@@ -100,7 +100,7 @@ def measure(who: str, name: str, rows: int, path: Path) -> dict:
     """Fit (and, for ours, sample `rows` rows in batches) in this process; seconds and peak MiB.
 
     Ours reads the high-water mark twice, when the fit returns and after sampling, because the
-    scale target is about training and the sampler is the library's, holding a batch at a time."""
+    scale target is about training; sampling adds the sampler's tables and one batch at a time."""
     started, cpu = time.perf_counter(), time.process_time()
     result: dict = {"who": who, "synthesizer": name, "rows": rows}
     if who == "synthpriv":

@@ -151,7 +151,7 @@ def test_aim_estimates_with_the_einsum_oracle_only_once_a_junction_tree_clique_p
 
 
 def test_aim_hands_each_estimate_the_oracle_its_model_size_calls_for(monkeypatch):
-    chosen: list[tuple[str, ...]] = []
+    chosen: list[tuple[tuple[str, ...], ...]] = []
     pick = synthesizers.marginal_oracle_for
 
     def spy(domain, cliques):  # noqa: ANN001, ANN202
