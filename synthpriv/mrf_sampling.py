@@ -34,6 +34,12 @@ def _flat_cdfs(joint: np.ndarray) -> np.ndarray:
     return cdfs.ravel()
 
 
+def _pick(cdfs: np.ndarray, group: np.ndarray, size: int, uniform: np.ndarray) -> np.ndarray:
+    """Each row's code: where `group + uniform` falls in the shifted CDFs of `_flat_cdfs`."""
+    codes = np.searchsorted(cdfs, group + uniform, side="right") - group * size
+    return np.minimum(codes, size - 1)
+
+
 class RowSampler:
     """Draws independent rows from one fitted `MarkovRandomField`, a batch at a time."""
 
@@ -56,9 +62,6 @@ class RowSampler:
         """`rows` rows as one int64 code array per attribute, in the model's attribute order."""
         out: dict[str, np.ndarray] = {}
         for col, parents, shape, size, cdfs in self._steps:
-            position = rng.random(rows)
             group = np.ravel_multi_index([out[p] for p in parents], shape) if parents else np.zeros(rows, np.int64)
-            position += group
-            codes = np.searchsorted(cdfs, position, side="right") - group * size
-            out[col] = np.minimum(codes, size - 1)
+            out[col] = _pick(cdfs, group, size, rng.random(rows))
         return {a: out[a] for a in self.attrs}
