@@ -51,7 +51,7 @@ test-fast: $(STAMP) system-deps
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
-# The 1M and 10M row releases: tens of minutes; not part of CI.
+# Every synthesizer at every size and the 1M and 10M row releases: hours; not part of CI.
 bench-full: $(STAMP)
 	$(BIN)/python -m bench.run --full
 

@@ -8,7 +8,8 @@ labelled generated corpus and scan speed against presidio-structured (bench/pii.
 search against brute force, MST training at 100k, 1M and 10M rows against the library's
 in-memory fit (bench/train_scale.py), and stage timings at 10k and 100k rows. `make bench-full`
 runs every synthesizer at every epsilon on both tables, OpenDP's own dp.mbi on the same tables
-(bench/opendp_mbi.py), AIM training at every size, and the
+(bench/opendp_mbi.py), AIM training at 100k to 10M rows, MWEM and the GANs from 10k rows up
+until a size does not finish within `train_scale.TIMEOUT_S` or runs out of memory, and the
 1M and 10M row releases. Each writes its own JSON file in
 bench/results/; BENCHMARKS.md is regenerated from every result file present, so a quick
 run never erases the figures of the last full one.

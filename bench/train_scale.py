@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -37,13 +38,18 @@ import bench
 ROOT = Path(__file__).resolve().parent.parent
 ADULT = ROOT.parent / "shared" / "data" / "adult-pgm"
 QUICK = {"mst": (100_000, 1_000_000, 10_000_000)}
-#: MWEM and the GANs hold the rows and take minutes at 10,000 rows already (see BENCHMARKS.md).
-FULL = {"aim": (100_000, 1_000_000, 10_000_000), "mwem": (10_000,), "dpctgan": (10_000,), "patectgan": (10_000,)}
+LADDER = (10_000, 100_000, 1_000_000, 10_000_000)
+#: MWEM and the GANs hold the rows and take minutes at 10,000 rows already (see BENCHMARKS.md): each
+#: climbs the ladder until one size does not finish within the run's time limit (see `run`).
+FULL = {"aim": LADDER[1:], "mwem": LADDER, "dpctgan": LADDER, "patectgan": LADDER}
 #: The synthesizers that read the data only as marginal counts, and so can stream.
 MARGINAL = frozenset({"mst", "aim"})
 #: PATECTGAN refuses to run until its data-dependent accounting is accepted (docs/synthesis.md).
 OPTIONS: dict[str, dict[str, object]] = {"patectgan": {"accept_data_dependent_accounting": True}}
 BASELINE_MAX_ROWS = 1_000_000
+#: A fit is stopped after half an hour: the library's in-memory AIM at 100k rows needs about
+#: 1,400 CPU s, and MWEM does not finish 10k rows in that time.
+TIMEOUT_S = 1800.0
 EPSILON, DELTA = 1.0, 1e-9
 _BATCH = 1_000_000  # rows of the benchmark table written to parquet at a time
 _AGE_BANDS = 9
@@ -138,7 +144,9 @@ def _in_subprocess(who: str, name: str, rows: int, path: Path, timeout_s: float)
     except subprocess.TimeoutExpired:
         return {"who": who, "synthesizer": name, "rows": rows, "error": f"timeout after {timeout_s:.0f} s"}
     if done.returncode != 0:
-        return {"who": who, "synthesizer": name, "rows": rows, "error": f"exit {done.returncode}",
+        # SIGKILL is what the kernel's out-of-memory killer sends; nothing else here kills a fit
+        why = "killed: out of memory" if done.returncode == -signal.SIGKILL else f"exit {done.returncode}"
+        return {"who": who, "synthesizer": name, "rows": rows, "error": why,
                 "stderr_tail": done.stderr[-1500:]}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -152,9 +160,16 @@ def _no_baseline(name: str, rows: int) -> str | None:
     return None
 
 
-def run(plan: dict[str, tuple[int, ...]] = QUICK, timeout_s: float = 3600) -> list[dict]:
-    """Every (synthesizer, size) of `plan`, ours and (up to `BASELINE_MAX_ROWS`) the library's."""
-    results = []
+def run(plan: dict[str, tuple[int, ...]] = QUICK, timeout_s: float = TIMEOUT_S) -> list[dict]:
+    """Every (synthesizer, size) of `plan`, ours and (up to `BASELINE_MAX_ROWS`) the library's.
+
+    A fit that does not finish (out of time after `timeout_s`, or killed for memory) is recorded
+    as such, and the same path is not started at the larger sizes: every synthesizer here needs
+    at least as much time and memory on more rows, so those entries say at which size and why it
+    stopped instead of spending another `timeout_s` (or the machine's memory) each.
+    """
+    results: list[dict] = []
+    stopped: dict[tuple[str, str], str] = {}  # (who, synthesizer) -> why larger sizes are not run
     with tempfile.TemporaryDirectory() as tmp:
         for rows in sorted({n for ns in plan.values() for n in ns}):
             path = Path(tmp) / f"codes_{rows}.parquet"
@@ -164,10 +179,14 @@ def run(plan: dict[str, tuple[int, ...]] = QUICK, timeout_s: float = 3600) -> li
                     continue
                 for who in ("synthpriv", "smartnoise_in_memory"):
                     why_not = _no_baseline(name, rows) if who != "synthpriv" else None
+                    if (who, name) in stopped:
+                        why_not = stopped[who, name]
                     if why_not:
                         results.append({"who": who, "synthesizer": name, "rows": rows, "error": f"not run: {why_not}"})
                         continue
                     results.append(_in_subprocess(who, name, rows, path, timeout_s))
+                    if "error" in results[-1]:
+                        stopped[who, name] = f"stopped at {rows:,} rows ({results[-1]['error']})"
                     print(json.dumps(results[-1]), flush=True)
             path.unlink()
     return results
@@ -175,16 +194,22 @@ def run(plan: dict[str, tuple[int, ...]] = QUICK, timeout_s: float = 3600) -> li
 
 def main(argv: list[str]) -> None:
     """`WHO NAME ROWS PATH` measures one fit in this process and prints it (what `run` starts);
-    `--record FILE NAME ROWS...` measures NAME at those sizes, ours and the library's, into
-    bench/results/FILE, replacing earlier figures of that synthesizer at those sizes."""
+    `--record FILE NAME ROWS... [--timeout S]` measures NAME at those sizes, ours and the
+    library's, into bench/results/FILE, replacing earlier figures of that synthesizer at those sizes."""
     if argv[:1] != ["--record"]:
         who, name, rows, path = argv
         print(json.dumps(measure(who, name, int(rows), Path(path))))
         return
     from bench import report
 
-    file, name, *rows = argv[1:]
-    fresh = [{**bench.stamp(), **r} for r in run({name: tuple(int(n) for n in rows)})]
+    args = argv[1:]
+    timeout_s = TIMEOUT_S
+    if "--timeout" in args:
+        at = args.index("--timeout")
+        timeout_s = float(args[at + 1])
+        del args[at:at + 2]
+    file, name, *rows = args
+    fresh = [{**bench.stamp(), **r} for r in run({name: tuple(int(n) for n in rows)}, timeout_s)]
     report.record_entries(bench.RESULTS, file, "train_scale", fresh, lambda e: (e["who"], e["synthesizer"], e["rows"]))
 
 

@@ -124,7 +124,8 @@ def test_a_synthesizer_re_measured_by_size_replaces_only_its_own_figures(tmp_pat
     stale_aim = {**mst, "synthesizer": "aim", "fit_cpu_seconds": 999.0}
     (results / "full.json").write_text(json.dumps({**meta, "train_scale": [mst, stale_aim]}))
     fresh_aim = {**mst, "synthesizer": "aim", "fit_cpu_seconds": 300.0}
-    monkeypatch.setattr(train_scale, "run", lambda plan: [fresh_aim] if plan == {"aim": (100_000,)} else [])
+    monkeypatch.setattr(train_scale, "run",
+                        lambda plan, timeout_s: [fresh_aim] if plan == {"aim": (100_000,)} else [])
     monkeypatch.setattr("bench.RESULTS", results)
     monkeypatch.setattr("bench.stamp", lambda: {"date": "2026-12-02", "machine": "x86_64, 2 cores"})
     train_scale.main(["--record", "full.json", "aim", "100000"])
