@@ -203,7 +203,8 @@ data-dependent accounting accepted), so they have no separate baseline. Peaks ar
 process's resident high-water mark (`VmHWM`, imports included), read when the fit returns and
 again after sampling; target for training on 10M rows: under 4 GiB (4,096 MiB). Sampling draws
 the same number of rows in batches of a million. A blank fit peak is a run from before the two
-were read apart.
+were read apart. A fit is stopped after half an hour, and a path that ran out of time or memory at
+one size is not started at the larger ones.
 
 {tables}
 """

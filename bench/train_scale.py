@@ -40,7 +40,7 @@ ADULT = ROOT.parent / "shared" / "data" / "adult-pgm"
 QUICK = {"mst": (100_000, 1_000_000, 10_000_000)}
 LADDER = (10_000, 100_000, 1_000_000, 10_000_000)
 #: MWEM and the GANs hold the rows and take minutes at 10,000 rows already (see BENCHMARKS.md): each
-#: climbs the ladder until one size does not finish within the run's time limit (see `run`).
+#: climbs the ladder until one size runs out of time or memory (see `run`).
 FULL = {"aim": LADDER[1:], "mwem": LADDER, "dpctgan": LADDER, "patectgan": LADDER}
 #: The synthesizers that read the data only as marginal counts, and so can stream.
 MARGINAL = frozenset({"mst", "aim"})
