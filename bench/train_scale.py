@@ -178,9 +178,7 @@ def run(plan: dict[str, tuple[int, ...]] = QUICK, timeout_s: float = TIMEOUT_S) 
                 if rows not in wanted:
                     continue
                 for who in ("synthpriv", "smartnoise_in_memory"):
-                    why_not = _no_baseline(name, rows) if who != "synthpriv" else None
-                    if (who, name) in stopped:
-                        why_not = stopped[who, name]
+                    why_not = stopped.get((who, name)) or (_no_baseline(name, rows) if who != "synthpriv" else None)
                     if why_not:
                         results.append({"who": who, "synthesizer": name, "rows": rows, "error": f"not run: {why_not}"})
                         continue
