@@ -54,7 +54,7 @@ class Model(Protocol):
 
     name: str
 
-    def fit(self, codes: pd.DataFrame, cardinalities: list[int]) -> None: ...
+    def fit(self, codes: pd.DataFrame, cardinalities: list[int], ordered: list[int] | None = None) -> None: ...
 
     def sample(self, rows: int) -> pd.DataFrame: ...
 
@@ -66,6 +66,7 @@ class Game:
     base: pd.DataFrame
     canary: np.ndarray
     cardinalities: list[int]
+    ordered_codes: list[int]  # as the release declares them (`TableCodec.ordered_codes`)
 
     def dataset(self, with_canary: bool) -> pd.DataFrame:
         if not with_canary:
@@ -100,7 +101,7 @@ def neighbouring_datasets(spec: ReleaseSpec, rows: int = DEFAULT_ROWS, columns: 
         weights = 1 / np.arange(1, size)
         base[name] = rng.choice(others[rng.permutation(size - 1)], size=rows, p=weights / weights.sum())
         canary.append(leave_out)
-    return Game(pd.DataFrame(base), np.array(canary), codec.cardinalities)
+    return Game(pd.DataFrame(base), np.array(canary), codec.cardinalities, codec.ordered_codes)
 
 
 def clopper_pearson_upper(failures: int, trials: int, alpha: float) -> float:
@@ -199,7 +200,7 @@ def audit(
         for with_canary in (False, True):
             model = make()
             name = model.name
-            model.fit(game.dataset(with_canary), game.cardinalities)
+            model.fit(game.dataset(with_canary), game.cardinalities, game.ordered_codes)
             stats[with_canary].append(game.statistic(model.sample(rows)))
         if on_run:
             on_run(i + 1)

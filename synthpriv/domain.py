@@ -198,6 +198,12 @@ class TableCodec:
     def cardinalities(self) -> list[int]:
         return [c.size for c in self.codecs]
 
+    @property
+    def ordered_codes(self) -> list[int]:
+        """Per column, how many leading codes are ordered bins of a number or date (0 for
+        categories; a nullable column's null code comes after its bins)."""
+        return [0 if c._is_categorical else c.value_codes for c in self.codecs]
+
     def encode(self, table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         """Codes for every modelled column, and per-column counts of out-of-domain values."""
         codes: dict[str, np.ndarray] = {}

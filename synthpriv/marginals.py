@@ -8,8 +8,9 @@ groups, at most one per cell of the declared domain. That is what lets a 10-mill
 table train in a few hundred megabytes (`make bench` measures it).
 
 `Marginals` offers the slice of mbi's `Dataset` API the mechanisms use (`domain`,
-`project(cols).datavector()`), plus MST's domain compression, which merges
-codes by a public mapping applied to the counts rather than by rewriting the rows.
+`project(cols).datavector()`), plus merged domains (MST's compression, AIM's runs of
+ordered bins), which map codes by a public mapping applied to the counts rather than by
+rewriting the rows.
 """
 
 from __future__ import annotations
@@ -38,26 +39,36 @@ class Marginals:
     """Counts of codes per clique over a public domain, without materializing the rows.
 
     Columns are named `col0..colN-1` (the names the mechanisms' sampling code expects);
-    `maps` sends each column's original codes to the codes of a compressed domain.
+    `maps` sends each column's original codes to the codes of a merged domain. `ordered`
+    holds, per column, how many of its leading codes are ordered bins of a number or date
+    (public, from the spec; 0 for categories).
     """
 
     def __init__(self, frame: pl.LazyFrame, domain: Domain, maps: dict[str, np.ndarray] | None = None,
-                 cache: dict[tuple[str, ...], np.ndarray] | None = None) -> None:
+                 cache: dict[tuple[str, ...], np.ndarray] | None = None,
+                 ordered: dict[str, int] | None = None) -> None:
         self._frame = frame
         self.domain = domain
         self._maps = maps or {}
-        self._cache = {} if cache is None else cache  # raw counts, shared with compressed views
+        self._cache = {} if cache is None else cache  # raw counts, shared with merged views
+        self.ordered = ordered or {}
 
     @classmethod
-    def of(cls, codes: pd.DataFrame | pl.LazyFrame, cardinalities: Sequence[int]) -> Marginals:
-        """Marginals of a coded table: a pandas frame, or a LazyFrame such as `pl.scan_parquet(path)`."""
+    def of(cls, codes: pd.DataFrame | pl.LazyFrame, cardinalities: Sequence[int],
+           ordered: Sequence[int] | None = None) -> Marginals:
+        """Marginals of a coded table: a pandas frame, or a LazyFrame such as `pl.scan_parquet(path)`.
+
+        `ordered[i]` is how many leading codes of column i are ordered bins (default: none)."""
         frame = pl.from_pandas(codes).lazy() if isinstance(codes, pd.DataFrame) else codes
         names = frame.collect_schema().names()
         if len(names) != len(cardinalities):
             raise ValueError(f"{len(names)} coded columns but {len(cardinalities)} cardinalities")
+        ordered = list(ordered) if ordered is not None else [0] * len(names)
+        if len(ordered) != len(names) or any(not 0 <= o <= k for o, k in zip(ordered, cardinalities)):
+            raise ValueError("ordered: one count per column, each between 0 and the column's cardinality")
         attrs = [f"col{i}" for i in range(len(names))]
         frame = frame.select(pl.col(n).alias(a) for n, a in zip(names, attrs))
-        return cls(frame, Domain(attrs, [int(k) for k in cardinalities]))
+        return cls(frame, Domain(attrs, [int(k) for k in cardinalities]), ordered=dict(zip(attrs, ordered)))
 
     def _raw(self, cols: tuple[str, ...]) -> np.ndarray:
         """Counts over the original codes, as a dense array shaped by the original cardinalities."""
@@ -91,15 +102,30 @@ class Marginals:
         The supports are DP outputs (noisy one-way counts over a threshold), so the mapping
         is public; the rows are never rewritten, the counts are summed through the mapping.
         """
-        maps, sizes = {}, []
+        maps = {}
         for col in self.domain.attrs:
             support = np.asarray(supports[col], dtype=bool)
             kept = int(support.sum())
             mapping = np.full(support.size, kept, dtype=np.int64)
             mapping[support] = np.arange(kept)
             maps[col] = mapping
-            sizes.append(kept + (1 if kept < support.size else 0))
-        return Marginals(self._frame, Domain(self.domain.attrs, sizes), maps, self._cache)
+        return self.merged(maps)
+
+    def merged(self, maps: dict[str, np.ndarray]) -> Marginals:
+        """The same counts over a merged domain: `maps[col][code]` is the merged code of each of
+        this domain's codes (merged codes numbered from 0 without gaps). The mapping must be
+        public (from the spec or from DP outputs); the rows are never rewritten."""
+        composed, sizes = dict(self._maps), []
+        for col in self.domain.attrs:
+            if col not in maps:
+                sizes.append(self.domain[col])
+                continue
+            mapping = np.asarray(maps[col], dtype=np.int64)
+            if mapping.size != self.domain[col]:
+                raise ValueError(f"{col}: a mapping of {mapping.size} codes for a domain of {self.domain[col]}")
+            composed[col] = mapping[self._maps[col]] if col in self._maps else mapping
+            sizes.append(int(mapping.max()) + 1)
+        return Marginals(self._frame, Domain(self.domain.attrs, sizes), composed, self._cache)
 
 
 def _merge_axis(counts: np.ndarray, axis: int, mapping: np.ndarray, size: int) -> np.ndarray:

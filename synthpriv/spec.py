@@ -306,7 +306,7 @@ class Privacy(_Frozen):
     OPTIONS: ClassVar[dict[str, dict[str, str]]] = {
         "mst": {},
         "aim": {"max_model_size": "float", "degree": "int", "num_marginals": "int", "max_cells": "int", "rounds": "int",
-                "round_iters": "int", "final_iters": "int", "focus": "str"},
+                "round_iters": "int", "final_iters": "int", "focus": "str", "merge_mass": "float"},
         "mwem": {"iterations": "int", "q_count": "int", "marginal_width": "int", "max_cells": "int",
                  "mult_weights_iterations": "int", "count_share": "float"},
         "dpctgan": {"epochs": "int", "batch_size": "int", "sigma": "float", "max_per_sample_grad_norm": "float",
@@ -352,7 +352,9 @@ class Privacy(_Frozen):
                 problems.append(f"options.{key}: unknown option for {synthesizer} (it takes: {known})")
             elif not cls._has_kind(value, kind):
                 problems.append(f"options.{key}: {synthesizer} needs {'an' if kind == 'int' else 'a'} {kind}")
-            elif kind not in ("bool", "str") and value <= 0:
+            elif key == "merge_mass" and value < 0:
+                problems.append("options.merge_mass: must be >= 0 (0 keeps every bin)")
+            elif kind not in ("bool", "str") and value <= 0 and key != "merge_mass":
                 problems.append(f"options.{key}: must be > 0")
             elif key == "count_share" and value >= 1:
                 problems.append("options.count_share: must be below 1")

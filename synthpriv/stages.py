@@ -307,7 +307,7 @@ def train(ctx: RunContext) -> dict:
     outside = codec.encode_file(ctx.path(TRAINING), ctx.path(CODES))
     ctx.write_json(DOMAIN, {"out_of_domain_values": outside})
     try:
-        plan.synthesizer.fit(pl.scan_parquet(ctx.path(CODES)), codec.cardinalities)
+        plan.synthesizer.fit(pl.scan_parquet(ctx.path(CODES)), codec.cardinalities, codec.ordered_codes)
     except Exception as exc:  # noqa: BLE001 - a library's message may quote data: keep it private
         ctx.path(TRAIN_ERROR).write_text(traceback.format_exc())
         raise BlockedError(

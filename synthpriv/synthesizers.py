@@ -30,11 +30,13 @@ import logging
 import math
 import random
 import warnings
+from collections.abc import Sequence
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Iterator
 
 import dill
+import jax.numpy as jnp
 from disjoint_set import DisjointSet
 import numpy as np
 import opendp.prelude as dp
@@ -53,7 +55,7 @@ from snsynth.transform.definitions import ColumnType
 from snsynth.transform.onehot import OneHotEncoder
 from snsynth.transform.table import TableTransformer
 
-from synthpriv import accounting, dp_domain, model_marginals
+from synthpriv import accounting, dp_domain, model_marginals, ordered_runs
 from synthpriv.accounting import Spend
 from synthpriv.marginals import Marginals
 from synthpriv.mrf_sampling import RowSampler
@@ -226,9 +228,11 @@ class _MarginalAIM(AIMSynthesizer):
     """
 
     def __init__(self, *args: object, round_iters: int = 250, final_iters: int = 1000, focus: str | None = None,
-                 **kwargs: object) -> None:
+                 merge_mass: float = 5.0, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.round_iters, self.final_iters, self.focus = round_iters, final_iters, focus
+        self.merge_mass = merge_mass
+        self.splitters: dict[str, ordered_runs.RunSplitter] = {}
 
     def fit_marginals(self, data: Marginals) -> None:
         self.rho = cdp_rho(self.epsilon, self.delta)
@@ -268,6 +272,42 @@ class _MarginalAIM(AIMSynthesizer):
                   for cl, weight in candidates.items()}
         return _aim_module.exponential_mechanism(errors, eps, max(abs(w) for w in candidates.values()))
 
+    def _merge_runs(self, data: Marginals, oneway: list[LinearMeasurement],
+                    sigma: float) -> tuple[Marginals, list[LinearMeasurement]]:
+        """Merge each ordered column's sparse adjacent bins into runs holding at least
+        `merge_mass` times the noise's standard deviation in noisy rows (`ordered_runs`), and
+        restate the one-way measurements over the runs.
+
+        The runs are read off the noisy one-way marginals, so this is post-processing. A run's
+        measurement is the sum of its bins' noisy counts, whose noise has k times the variance;
+        it is stated scaled by 1/sqrt(k), so every measurement keeps noise of deviation `sigma`
+        as the estimator assumes. The focus column keeps its bins: it is what consumers predict.
+        Sampling draws runs back apart (`RunSplitter`). On Adult at epsilon 1, focused, this
+        raised TSTR accuracy by about half a point (docs/synthesis.md).
+        """
+        maps, noisy = {}, {}
+        for m in oneway:
+            col = m.clique[0]
+            if col == self.focus or self.merge_mass <= 0 or data.ordered.get(col, 0) < 2:
+                continue
+            values = np.asarray(m.noisy_measurement)
+            mapping = ordered_runs.runs(values, data.ordered[col], self.merge_mass * sigma)
+            if mapping.max() + 1 < mapping.size:
+                maps[col], noisy[col] = mapping, values
+        self.splitters = {col: ordered_runs.RunSplitter(maps[col], noisy[col]) for col in maps}
+        if not maps:
+            return data, oneway
+        restated = []
+        for m in oneway:
+            col = m.clique[0]
+            if col not in maps:
+                restated.append(m)
+                continue
+            scale = np.sqrt(np.bincount(maps[col]))
+            summed = np.bincount(maps[col], weights=noisy[col]) / scale
+            restated.append(LinearMeasurement(summed, m.clique, sigma, query=_scaled_vector(scale)))
+        return data.merged(maps), restated
+
     def AIM(self, data: Marginals, workload: list[tuple[str, ...]]) -> None:  # noqa: N802 - the library's name
         rounds = self.rounds or 16 * len(data.domain)
         candidates = _aim_module.compile_workload(workload)
@@ -278,6 +318,8 @@ class _MarginalAIM(AIMSynthesizer):
         rho_used = len(oneway) * 0.5 / sigma ** 2
         measurements = [LinearMeasurement(answers[cl] + np.asarray(gaussian_noise(sigma, answers[cl].size)), cl, sigma)
                         for cl in oneway]
+        data, measurements = self._merge_runs(data, measurements, sigma)
+        answers = {cl: data.project(cl).datavector() for cl in candidates}
         model = self._estimate(data, measurements, None, self.round_iters)
         terminate = False
         while not terminate:
@@ -300,6 +342,12 @@ class _MarginalAIM(AIMSynthesizer):
                 sigma /= 2
                 epsilon *= 2
         self.synthesizer = self._estimate(data, measurements, model.potentials, self.final_iters)
+
+
+def _scaled_vector(scale: np.ndarray) -> Callable[[object], object]:
+    """A measurement query: the marginal's vector divided elementwise by `scale`."""
+    divisor = jnp.asarray(scale)
+    return lambda factor: factor.datavector() / divisor
 
 
 def _names(codes: pd.DataFrame | pl.LazyFrame) -> list[str]:
@@ -336,12 +384,16 @@ class Synthesizer:
         return Spend(self.epsilon, self.delta, f"smartnoise-synth {self.name} (zCDP)",
                      accounting.rho_for(self.epsilon, self.delta))
 
-    def fit(self, codes: pd.DataFrame | pl.LazyFrame, cardinalities: list[int]) -> None:
+    def fit(self, codes: pd.DataFrame | pl.LazyFrame, cardinalities: list[int],
+            ordered: Sequence[int] | None = None) -> None:
         """Fit on coded rows: a frame in memory, or a LazyFrame (say, a parquet scan) that MST
-        and AIM read only through streamed marginal counts."""
+        and AIM read only through streamed marginal counts.
+
+        `ordered[i]` says how many leading codes of column i are ordered bins of a number or
+        date (`TableCodec.ordered_codes`): AIM merges sparse runs of them; the others ignore it."""
         model = type(self)._factory(epsilon=self.epsilon, delta=self.delta, **self._factory_options(_names(codes)))
         with _quiet_library():
-            model.fit_marginals(Marginals.of(codes, cardinalities))
+            model.fit_marginals(Marginals.of(codes, cardinalities, ordered))
         self._model = model
         self._columns = _names(codes)
 
@@ -430,6 +482,9 @@ class AIM(_GraphicalModel):
 
     def _draw(self, rows: int) -> np.ndarray:
         drawn = self._rows(rows)
+        rng = np.random.default_rng()
+        for col, splitter in self._model.splitters.items():
+            drawn[col] = splitter.split(drawn[col], rng)
         return np.column_stack([drawn[f"col{i}"] for i in range(len(self._columns))])
 
 
@@ -501,7 +556,8 @@ class MWEM(Synthesizer):
         count = accounting.pure(float(dp_domain.count_measurement(count_eps).map(1)), "OpenDP discrete Laplace row count")
         return accounting.compose([count, accounting.pure(mwem_eps, "smartnoise-synth mwem (pure DP)")])
 
-    def fit(self, codes: pd.DataFrame | pl.LazyFrame, cardinalities: list[int]) -> None:
+    def fit(self, codes: pd.DataFrame | pl.LazyFrame, cardinalities: list[int],
+            ordered: Sequence[int] | None = None) -> None:
         codes = _in_memory(codes)
         count_eps, mwem_eps = self._shares()
         rows, _ = dp_domain.noisy_count(len(codes), count_eps)
@@ -600,7 +656,8 @@ class _Gan(Synthesizer):
     def _kwargs(self, rows: int) -> dict[str, object]:
         return dict(self.options)
 
-    def fit(self, codes: pd.DataFrame | pl.LazyFrame, cardinalities: list[int]) -> None:
+    def fit(self, codes: pd.DataFrame | pl.LazyFrame, cardinalities: list[int],
+            ordered: Sequence[int] | None = None) -> None:
         codes = _in_memory(codes)
         module = importlib.import_module(self._module)
         model = type(self)._factory(epsilon=self.epsilon, delta=self.delta, cuda=False, verbose=False,

@@ -22,7 +22,7 @@ class Copier:
 
     name = "copier"
 
-    def fit(self, codes: pd.DataFrame, cardinalities: list[int]) -> None:
+    def fit(self, codes: pd.DataFrame, cardinalities: list[int], ordered: list[int] | None = None) -> None:
         self.codes = codes.copy()
 
     def sample(self, rows: int) -> pd.DataFrame:

@@ -110,7 +110,7 @@ def test_a_failed_fit_keeps_its_trace_private_and_leaves_no_codes_behind(capsys,
                                                                          monkeypatch):
     from synthpriv import stages, synthesizers
 
-    def broken(self, codes, cardinalities):  # noqa: ANN001, ANN202
+    def broken(self, codes, cardinalities, ordered=None):  # noqa: ANN001, ANN202
         raise RuntimeError("library failure")
 
     monkeypatch.setattr(synthesizers.MST, "fit", broken)

@@ -69,6 +69,18 @@ def test_table_domain_is_identical_whatever_the_data():
     assert b.max().tolist() <= [2, 7] and list(a.columns) == list(b.columns)
 
 
+def test_only_the_bins_of_numbers_and_dates_are_ordered_codes():
+    codec = TableCodec.from_columns([
+        Column(name="c", type="categorical", categories=["a", "b"]),
+        Column(name="n", type="float", bounds=(0, 1), bins=8, nullable=True),
+        Column(name="d", type="date", bounds=(dt.date(2020, 1, 1), dt.date(2020, 12, 31)), bins=12),
+        Column(name="b", type="boolean"),
+    ])
+    # the nullable number's null code (its ninth) follows its bins and is not one of them
+    assert codec.ordered_codes == [0, 8, 12, 0]
+    assert codec.cardinalities == [3, 9, 12, 3]
+
+
 def test_a_domain_still_to_be_estimated_has_no_codes_yet():
     col = Column(name="x", type="float", bounds="estimate", estimate_epsilon=0.1)
     with pytest.raises(ValueError, match="x is still to be estimated"):

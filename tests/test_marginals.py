@@ -60,11 +60,28 @@ def test_compression_merges_codes_in_the_counts_as_the_library_merges_them_in_th
     assert np.array_equal(merged.project(("col1", "col2")).datavector(flatten=False), expected)
 
 
+def test_a_merged_domain_sums_counts_through_its_mapping_and_merges_again_from_the_merged_codes():
+    codes = _codes()
+    marginals = Marginals.of(codes, SIZES, ordered=[3, 0, 5])
+    assert marginals.ordered == {"col0": 3, "col1": 0, "col2": 5}
+    merged = marginals.merged({"col2": np.array([0, 0, 1, 1, 2])})
+    assert merged.domain.shape == (3, 4, 3)
+    expected = np.zeros((4, 3))
+    np.add.at(expected, (codes["b"], codes["c"].map({0: 0, 1: 0, 2: 1, 3: 1, 4: 2})), 1)
+    assert np.array_equal(merged.project(("col1", "col2")).datavector(flatten=False), expected)
+    twice = merged.merged({"col2": np.array([0, 0, 1])})
+    assert np.array_equal(twice.project("col2").datavector(), [(codes["c"] < 4).sum(), (codes["c"] == 4).sum()])
+    with pytest.raises(ValueError, match="col2: a mapping of 4 codes for a domain of 3"):
+        merged.merged({"col2": np.array([0, 0, 1, 1])})
+
+
 def test_codes_beyond_the_declared_cardinalities_are_refused():
     with pytest.raises(ValueError, match="outside the declared cardinalities"):
         Marginals.of(pd.DataFrame({"a": [0, 3]}), [3]).project("col0")
     with pytest.raises(ValueError, match="3 coded columns but 2 cardinalities"):
         Marginals.of(_codes(), [3, 4])
+    with pytest.raises(ValueError, match="ordered: one count per column"):
+        Marginals.of(_codes(), SIZES, ordered=[4, 0, 0])
 
 
 @pytest.mark.slow

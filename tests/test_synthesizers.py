@@ -48,6 +48,10 @@ def test_unknown_or_mistyped_options_are_refused_by_name():
     assert "options.degre: unknown option for aim" in text and "options.rounds: aim needs an int" in text
     with pytest.raises(ValueError, match="options.sigma: unknown option for mst"):
         synthesizers.create("mst", 1.0, 1e-9, {"sigma": 1.0})
+    with pytest.raises(ValueError, match=r"options.merge_mass: must be >= 0 \(0 keeps every bin\)"):
+        synthesizers.create("aim", 1.0, 1e-9, {"merge_mass": -1.0})
+    with pytest.raises(ValueError, match="options.rounds: must be > 0"):
+        synthesizers.create("aim", 1.0, 1e-9, {"rounds": 0})
 
 
 def test_patectgan_needs_an_explicit_opt_in_to_its_data_dependent_accountant():
@@ -172,6 +176,44 @@ def test_aim_with_a_focus_fits_and_samples_over_the_declared_codes():
     assert list(out.columns) == ["a", "b", "c"] and (out.max() < CARDINALITIES).all()
     with pytest.raises(ValueError, match="options.focus: 'zz' is not among the modelled columns"):
         synthesizers.create("aim", 3.0, 1e-9, {"focus": "zz"}).fit(_codes(), CARDINALITIES)
+
+
+def _sparse_ordered(n: int = 4000) -> pd.DataFrame:
+    """An 'age' of 60 ordered bins, most of them sparse, and a label that depends on it."""
+    rng = np.random.default_rng(11)
+    age = np.minimum(rng.geometric(0.08, n) - 1, 59)
+    return pd.DataFrame({"age": age, "label": (age + rng.integers(0, 10, n) > 15).astype(int)})
+
+
+def test_aim_models_sparse_ordered_bins_as_runs_and_samples_every_bin_back():
+    codes = _sparse_ordered()
+    model = synthesizers.create("aim", 3.0, 1e-9, {"round_iters": 50, "final_iters": 100})
+    model.fit(codes, [60, 2], [60, 0])
+    fitted = model._model
+    assert set(fitted.splitters) == {"col0"}  # the label's codes are not ordered
+    runs_kept = fitted.synthesizer.domain["col0"]
+    assert 2 <= runs_kept < 60  # the sparse tail is merged
+    out = model.sample(20_000)
+    assert out["age"].between(0, 59).all() and out["age"].nunique() > runs_kept
+    real = np.bincount(codes["age"], minlength=60) / len(codes)
+    synth = np.bincount(out["age"], minlength=60) / len(out)
+    assert 0.5 * np.abs(real - synth).sum() < 0.1
+    assert abs(out.groupby("label")["age"].mean().diff().iloc[-1]
+               - codes.groupby("label")["age"].mean().diff().iloc[-1]) < 3
+
+
+def test_aim_keeps_every_bin_of_the_focus_and_of_columns_it_is_told_to_keep_whole():
+    codes = _sparse_ordered()
+    options = {"rounds": 4, "round_iters": 50, "final_iters": 100}
+    focused = synthesizers.create("aim", 3.0, 1e-9, {**options, "focus": "age"})
+    focused.fit(codes, [60, 2], [60, 0])
+    assert focused._model.splitters == {} and focused._model.synthesizer.domain["col0"] == 60
+    whole = synthesizers.create("aim", 3.0, 1e-9, {**options, "merge_mass": 0.0})
+    whole.fit(codes, [60, 2], [60, 0])
+    assert whole._model.splitters == {} and whole._model.synthesizer.domain["col0"] == 60
+    unordered = synthesizers.create("aim", 3.0, 1e-9, options)
+    unordered.fit(codes, [60, 2])
+    assert unordered._model.splitters == {}
 
 
 def test_mwem_sizes_histograms_from_declared_cardinalities_and_keeps_no_real_data():

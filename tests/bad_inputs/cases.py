@@ -158,7 +158,7 @@ def disk_fills_while_writing(df, spec, tmp, mp):
 
 
 def synthesizer_raises(df, spec, tmp, mp):
-    def boom(self, codes, cardinalities):
+    def boom(self, codes, cardinalities, ordered=None):
         raise ValueError(f"bad value {df['email'].iloc[0]}")
 
     mp.setattr(synthesizers.Synthesizer, "fit", boom)
