@@ -251,6 +251,7 @@ def _aim_target(run: dict) -> str:
             return f"| {label} | failed: {r['error']} |  |  |  |"
         return f"| {label} | {r['tstr_accuracy']} | {r['tvd_2way']} | {r['tvd_1way']} | {r['fit_cpu_seconds']} |"
 
+    spread = f", standard error of the mean {t['standard_error_points']}" if "standard_error_points" in t else ""
     rows = [row(f"synthpriv fit {i}", r) for i, r in enumerate(t["runs"], 1)]
     rows.append(row("smartnoise-synth README", t["smartnoise_readme"]))
     body = "\n".join(rows)
@@ -269,7 +270,7 @@ runs, so our figure is the mean. Target: within {t['target_gap_points']} points 
 {body}
 
 Mean TSTR accuracy of ours **{t['mean_tstr_accuracy']}** against train-on-real {t['train_on_real_accuracy']}:
-a gap of **{t['gap_points']} points** (target {t['target_gap_points']}: {met}).
+a gap of **{t['gap_points']} points**{spread} (target {t['target_gap_points']}: {met}).
 """
 
 

@@ -97,8 +97,9 @@ def test_the_aim_target_states_every_fit_the_mean_and_whether_the_gap_is_met(tmp
     assert "| synthpriv fit 1 | 0.85 | 0.06 | 0.02 | 330.0 |" in text and "| synthpriv fit 2 |" in text
     assert "| smartnoise-synth README | failed: MemoryError |" in text
     assert "a gap of **1.77 points** (target 1.5: not met)" in text
-    (tmp_path / "bench.json").write_text(json.dumps({**meta, "aim_target": _aim_target(1.2)}))
-    assert "(target 1.5: met)" in report.render(tmp_path)
+    (tmp_path / "bench.json").write_text(json.dumps({**meta, "aim_target": {**_aim_target(1.2),
+                                                                              "standard_error_points": 0.07}}))
+    assert "a gap of **1.2 points**, standard error of the mean 0.07 (target 1.5: met)" in report.render(tmp_path)
 
 
 def test_a_size_re_measured_alone_keeps_its_own_date_next_to_the_older_ones(tmp_path: Path) -> None:
