@@ -283,7 +283,7 @@ class _MarginalAIM(AIMSynthesizer):
         it is stated scaled by 1/sqrt(k), so every measurement keeps noise of deviation `sigma`
         as the estimator assumes. The focus column keeps its bins: it is what consumers predict.
         Sampling draws runs back apart (`RunSplitter`). On Adult at epsilon 1, focused, this
-        raised TSTR accuracy by about half a point (docs/synthesis.md).
+        raised mean TSTR accuracy by about 0.3 points (docs/synthesis.md, "Measured").
         """
         maps, noisy = {}, {}
         for m in oneway:
