@@ -224,8 +224,8 @@ def aim_target(repeats: int = 10, epsilon: float = 1.0, workers: int = 2) -> dic
 
     One fit's TSTR moves by about half a point between runs (fresh DP noise, a fresh sample),
     as much as the effects being measured, so the figure is the mean of `repeats` fits, each
-    reported with the mean's standard error, next to one fit of smartnoise-synth's AIM used as its README shows. Workers are
-    spawned, not forked: JAX is multithreaded once imported.
+    reported, with the mean's standard error, next to one fit of smartnoise-synth's AIM used
+    as its README shows. Workers are spawned, not forked: JAX is multithreaded once imported.
     """
     table = adult()
     jobs = ["smartnoise_readme"] + ["synthpriv"] * repeats  # the slowest first
