@@ -10,7 +10,9 @@ import pytest
 
 from synthpriv import cli, load, sample_data
 from synthpriv.accounting import rho_for
+from synthpriv.domain import TableCodec
 from synthpriv.ledger import Cap, Charge, Ledger
+from synthpriv.spec import load_spec
 from synthpriv.store import LocalStore
 
 DIRECT = ["customer_id", "full_name", "email", "phone", "ssn", "street_address"]
@@ -110,12 +112,19 @@ def test_a_failed_fit_keeps_its_trace_private_and_leaves_no_codes_behind(capsys,
                                                                          monkeypatch):
     from synthpriv import stages, synthesizers
 
+    told: list[list[int]] = []
+
     def broken(self, codes, cardinalities, ordered=None):  # noqa: ANN001, ANN202
+        told.append(ordered)
         raise RuntimeError("library failure")
 
     monkeypatch.setattr(synthesizers.MST, "fit", broken)
-    code, out = _run(capsys, "release", str(write_spec()))
+    spec = write_spec()
+    code, out = _run(capsys, "release", str(spec))
     assert code == 3 and "the mst synthesizer failed (RuntimeError); its budget is spent" in out["reason"]
+    # the stage tells the synthesizer which codes are ordered bins, from the spec
+    assert told == [TableCodec.from_columns(list(load_spec(spec).modelled_columns)).ordered_codes]
+    assert any(told[0]) and not all(told[0])
     workspace = settings.workspace_root / "demo_customers" / out["run_id"]
     assert (workspace / stages.TRAIN_ERROR).exists() and not (workspace / stages.CODES).exists()
     assert "library failure" not in json.dumps(out)

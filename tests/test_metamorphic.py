@@ -37,7 +37,7 @@ def _release(name: str, table: pd.DataFrame, columns: list[Column]) -> tuple[Tab
     codec = TableCodec.from_columns(columns)
     codes, _ = codec.encode(table)
     model = synthesizers.create(name, 1.0, 1e-9)
-    model.fit(codes, codec.cardinalities)
+    model.fit(codes, codec.cardinalities, codec.ordered_codes)  # as the train stage fits
     return codec, codec.decode(model.sample(300), np.random.default_rng())
 
 
