@@ -154,6 +154,24 @@ def test_aim_estimates_with_the_einsum_oracle_only_once_a_junction_tree_clique_p
     assert synthesizers.marginal_oracle_for(domain, [*chain, ("a", "b", "c", "d")]) is marginal_oracles.message_passing_fast
 
 
+def test_aim_measures_no_marginal_that_would_grow_its_junction_tree_past_the_size_limit():
+    from types import SimpleNamespace
+
+    from mbi import Domain
+    from snsynth.aim import aim as library
+
+    model = SimpleNamespace(domain=Domain(["a", "b", "c", "d"], [10, 10, 10, 10]),
+                            cliques=[("a", "b"), ("b", "c"), ("c", "d")])
+    candidates = {("a", "d"): 1.0, ("a", "c"): 1.0, ("b", "c"): 1.0}
+    limit = 10_000 * 8 / 2 ** 20  # megabytes for 10,000 cells
+    # closing the cycle a-b-c-d-a triangulates into two 1,000-cell cliques, though the pairs sum to 400 cells
+    assert ("a", "d") in library.filter_candidates(candidates, model, 1_500 * 8 / 2 ** 20)
+    assert set(synthesizers._MarginalAIM._affordable(candidates, model, 1_500 * 8 / 2 ** 20)) == {("a", "c"), ("b", "c")}
+    # a pair already inside the model is measurable at any limit; everything is within a loose one
+    assert set(synthesizers._MarginalAIM._affordable(candidates, model, 0.0)) == {("b", "c")}
+    assert set(synthesizers._MarginalAIM._affordable(candidates, model, limit)) == set(candidates)
+
+
 def test_aim_hands_each_estimate_the_oracle_its_model_size_calls_for(monkeypatch):
     chosen: list[tuple[tuple[str, ...], ...]] = []
     pick = synthesizers.marginal_oracle_for
