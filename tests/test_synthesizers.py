@@ -172,6 +172,23 @@ def test_aim_measures_no_marginal_that_would_grow_its_junction_tree_past_the_siz
     assert set(synthesizers._MarginalAIM._affordable(candidates, model, limit)) == set(candidates)
 
 
+def test_an_aim_fit_keeps_its_junction_tree_within_max_model_size():
+    from mbi import junction_tree
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 4, 3000)
+    b = (a + rng.integers(0, 2, 3000)) % 6
+    dependent = pd.DataFrame({"a": a, "b": b, "c": (a + b + rng.integers(0, 2, 3000)) % 5})
+    options = {"rounds": 12, "round_iters": 20, "final_iters": 20}
+    # all three pairs sum to 74 cells, within the limit, but their junction tree is one 120-cell clique
+    limit = 100 * 8 / 2 ** 20
+    bounded = synthesizers.create("aim", 10.0, 1e-9, {**options, "max_model_size": limit})
+    bounded.fit(dependent, CARDINALITIES)
+    fitted = bounded._model.synthesizer
+    assert junction_tree.hypothetical_model_size(fitted.domain, fitted.cliques) <= limit
+    assert len(fitted.cliques) == 2, "the dependent pairs are still measured, up to the bound"
+
+
 def test_aim_hands_each_estimate_the_oracle_its_model_size_calls_for(monkeypatch):
     chosen: list[tuple[tuple[str, ...], ...]] = []
     pick = synthesizers.marginal_oracle_for
