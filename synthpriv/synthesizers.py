@@ -286,9 +286,8 @@ class _MarginalAIM(AIMSynthesizer):
         The bound depends only on cliques already chosen, so the guarantee is untouched.
         """
         free = set(_aim_module.downward_closure(model.cliques))
-        cliques = list(model.cliques)
         return {cl: weight for cl, weight in candidates.items()
-                if cl in free or junction_tree.hypothetical_model_size(model.domain, [*cliques, cl]) <= size_limit}
+                if cl in free or junction_tree.hypothetical_model_size(model.domain, [*model.cliques, cl]) <= size_limit}
 
     def _merge_runs(self, data: Marginals, oneway: list[LinearMeasurement],
                     sigma: float) -> tuple[Marginals, list[LinearMeasurement]]:

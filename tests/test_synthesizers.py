@@ -163,10 +163,10 @@ def test_aim_measures_no_marginal_that_would_grow_its_junction_tree_past_the_siz
     model = SimpleNamespace(domain=Domain(["a", "b", "c", "d"], [10, 10, 10, 10]),
                             cliques=[("a", "b"), ("b", "c"), ("c", "d")])
     candidates = {("a", "d"): 1.0, ("a", "c"): 1.0, ("b", "c"): 1.0}
-    limit = 10_000 * 8 / 2 ** 20  # megabytes for 10,000 cells
+    tight, limit = 1_500 * 8 / 2 ** 20, 10_000 * 8 / 2 ** 20  # megabytes for 1,500 and 10,000 cells
     # closing the cycle a-b-c-d-a triangulates into two 1,000-cell cliques, though the pairs sum to 400 cells
-    assert ("a", "d") in library.filter_candidates(candidates, model, 1_500 * 8 / 2 ** 20)
-    assert set(synthesizers._MarginalAIM._affordable(candidates, model, 1_500 * 8 / 2 ** 20)) == {("a", "c"), ("b", "c")}
+    assert ("a", "d") in library.filter_candidates(candidates, model, tight)
+    assert set(synthesizers._MarginalAIM._affordable(candidates, model, tight)) == {("a", "c"), ("b", "c")}
     # a pair already inside the model is measurable at any limit; everything is within a loose one
     assert set(synthesizers._MarginalAIM._affordable(candidates, model, 0.0)) == {("b", "c")}
     assert set(synthesizers._MarginalAIM._affordable(candidates, model, limit)) == set(candidates)
@@ -179,10 +179,10 @@ def test_an_aim_fit_keeps_its_junction_tree_within_max_model_size():
     a = rng.integers(0, 4, 3000)
     b = (a + rng.integers(0, 2, 3000)) % 6
     dependent = pd.DataFrame({"a": a, "b": b, "c": (a + b + rng.integers(0, 2, 3000)) % 5})
-    options = {"rounds": 12, "round_iters": 20, "final_iters": 20}
     # all three pairs sum to 74 cells, within the limit, but their junction tree is one 120-cell clique
     limit = 100 * 8 / 2 ** 20
-    bounded = synthesizers.create("aim", 10.0, 1e-9, {**options, "max_model_size": limit})
+    bounded = synthesizers.create("aim", 10.0, 1e-9, {"rounds": 12, "round_iters": 20, "final_iters": 20,
+                                                      "max_model_size": limit})
     bounded.fit(dependent, CARDINALITIES)
     fitted = bounded._model.synthesizer
     assert junction_tree.hypothetical_model_size(fitted.domain, fitted.cliques) <= limit
